@@ -33,7 +33,7 @@ class TransferConfig:
     size: int = 512                       # longest side of the output, in pixels
     steps: int = 300                      # optimiser steps in all, shared out over the scales
     content_weight: float = 1.0           # alpha: weight of the content loss
-    style_weight: float = 1000.0          # beta: weight of the style loss
+    style_weight: float = 20.0            # beta: weight of the style loss
     tv_weight: float = 1.0                # gamma: weight of the total-variation loss
     tv_kind: str = "isotropic"            # "isotropic": sum sqrt(dx^2+dy^2); "squared": sum dx^2+dy^2
     content_layers: tuple[str, ...] = CONTENT_LAYERS   # where content is matched

@@ -255,7 +255,7 @@ class StyleTransfer:
                         loss, terms = self._loss(x, content_targets, style_grams)
                         loss.backward()
                         if not record:
-                            record.update(terms, total=loss.detach())
+                            record.update({k: v.detach() for k, v in terms.items()}, total=loss.detach())
                             value = float(loss.detach())
                             if value < self._best.loss:
                                 self._best = _Best(value, x.detach().clone())
