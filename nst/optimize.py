@@ -7,13 +7,24 @@ tests all consume this one stream. Closing the iterator (or breaking out of the 
 
 Per scale of the coarse-to-fine pyramid (one scale unless ``config.scales > 1``):
 
-1. the content and style images are resized for this scale, and the targets are computed once:
-   ``P_l`` at the content layers, and at each style layer the blended Gram matrix
-   ``A_l = sum_i w_i A_l^(i)`` of the style images (blend weights ``w_i`` normalised to sum to one);
+1. the content and style images are resized for this scale (style ``i`` to ``style_scale *
+   style_scales[i]`` times the content's longest side), and the targets are computed once: ``P_l`` at
+   the content layers, and at each style layer the blended Gram matrix ``A_l = sum_i w_i A_l^(i)`` of
+   the style images (blend weights ``w_i`` normalised to sum to one);
 2. the image ``x`` starts from the init (the first scale) or the previous scale's best image upsampled;
 3. ``L(x) = alpha * sum_l c_l L_content,l + beta * sum_l s_l E_l + gamma * TV(x)`` is minimised by
    L-BFGS (one iteration, i.e. one forward and backward pass, per step) or Adam, with ``x`` kept in
    [0, 1] by clamping before each evaluation.
+
+Spatial control (Gatys et al. 2017, see ``nst.masks``): with ``style_masks``, every style ``i`` has its
+own term over its region ``m_i`` of the output, ``E_l = sum_i w_i ||G_l[m_i] - A_l^(i)||^2 / ||A_l^(i)||^2``
+with the guided Gram ``G_l[m] = (F_l m_l)(F_l m_l)^T / sum(m_l)`` and ``w_i`` normalised to a mean of one
+(so each region is styled as strongly as a single style would be). ``style_image_masks`` restrict each
+target to a region of its painting, ``A_l^(i) = G_l[m'_i](style_i)``. The area no mask covers keeps the
+content, or goes to the style ``default_style``.
+
+Colour preservation (``config.preserve_color``, see ``nst.color_modes``) changes the images the losses
+see before the run and the images handed out (previews and ``result()``) after each step.
 
 A scale ends after its share of the steps, or early when the loss improved by less than
 ``early_stop_tol`` (relative) over ``early_stop_patience`` steps. A non-finite loss ends the run
@@ -30,11 +41,13 @@ from typing import Iterator, Sequence
 import torch
 from PIL import Image
 
+from .color_modes import finish, prepare_inputs
 from .config import TransferConfig
 from .device import resolve_device, resolve_precision
 from .features import VGG19Features
 from .image import resize_longest, resize_tensor, to_pil, to_tensor
-from .losses import content_loss, gram_matrix, style_loss, total_variation, weighted_sum
+from .losses import content_loss, gram_matrix, relative_squared_error, style_loss, total_variation, weighted_sum
+from .masks import cover_rest, guided_gram, layer_masks, mask_to_tensor, resize_mask
 
 
 @dataclass(frozen=True)
@@ -49,6 +62,21 @@ class StepEvent:
     losses: dict[str, float]     # weighted terms "content", "style", "tv" and their sum "total"
     elapsed: float               # seconds since the run started
     image: Image.Image | None = None  # a preview of the current image, every preview_every steps
+
+
+@dataclass(frozen=True)
+class StyleTerm:
+    """One term of the style loss at one scale: ``weight * ||G_l[m] - A_l||^2 / ||A_l||^2`` per style layer."""
+
+    weight: float
+    grams: dict[str, torch.Tensor]            # the targets A_l
+    masks: dict[str, torch.Tensor] | None     # the region m_l at each layer's resolution; None: everywhere
+
+    def loss(self, layer: str, features: torch.Tensor) -> torch.Tensor:
+        """This term's weighted error at ``layer`` for the image's ``features`` there."""
+        if self.masks is None:
+            return self.weight * style_loss(features, self.grams[layer])
+        return self.weight * relative_squared_error(guided_gram(features, self.masks[layer]), self.grams[layer])
 
 
 @dataclass
@@ -75,8 +103,13 @@ class StyleTransfer:
     """One style-transfer run; iterate it for ``StepEvent``s, then call ``result()``.
 
     ``content`` is a PIL image (or None for texture synthesis, which needs ``size`` from the config
-    and ``init="noise"``); ``styles`` a non-empty list of PIL images. ``init_image`` is used when
-    ``config.init == "image"``.
+    and ``init="noise"``; ``content_size=(h, w)`` then sets the aspect ratio, else the first style's);
+    ``styles`` a non-empty list of PIL images. ``init_image`` is used when ``config.init == "image"``.
+
+    ``style_masks`` (one mask or None per style) confine each style to a region of the output;
+    ``style_image_masks`` (one mask or None per style) use only part of each style image; masks are
+    PIL images of any size (see ``nst.masks``). ``default_style`` (an index into ``styles``) paints
+    the area no style mask covers, which otherwise keeps the content.
     """
 
     def __init__(
@@ -89,23 +122,39 @@ class StyleTransfer:
         init_image: Image.Image | None = None,
         device: str | torch.device = "auto",
         content_size: tuple[int, int] | None = None,
+        style_masks: Sequence[object | None] | None = None,
+        style_image_masks: Sequence[object | None] | None = None,
+        default_style: int | None = None,
     ) -> None:
         if not styles and config.style_weight > 0:
             raise ValueError("give at least one style image")
-        if config.style_blend_weights is not None and len(config.style_blend_weights) != len(styles):
-            raise ValueError(
-                f"{len(config.style_blend_weights)} style blend weight(s) for {len(styles)} style image(s): give one per style"
-            )
+        for name, values in (("style blend weight", config.style_blend_weights), ("style scale", config.style_scales),
+                             ("style mask", style_masks), ("style image mask", style_image_masks)):
+            if values is not None and len(values) != len(styles):
+                raise ValueError(
+                    f"{len(values)} {name}(s) for {len(styles)} style image(s): give one per style"
+                )
         if config.init == "image" and init_image is None:
             raise ValueError("init is 'image' but no init image was given")
         if content is None and config.content_weight > 0:
             raise ValueError("no content image: give one, or set content_weight to 0 for texture synthesis")
+        if content is None and config.preserve_color != "off":
+            raise ValueError("preserve_color takes colours from a content image: set it to 'off' for texture synthesis")
+        self.style_masks = _masks(style_masks, "style mask")
+        self.style_image_masks = _masks(style_image_masks, "style image mask")
+        if default_style is not None:
+            if self.style_masks is None:
+                raise ValueError("default_style paints the area the style masks leave free: give style masks too")
+            if isinstance(default_style, bool) or not isinstance(default_style, int) \
+                    or not 0 <= default_style < len(styles):
+                raise ValueError(f"default_style must be a style index from 0 to {len(styles) - 1}, got {default_style!r}")
+        self.default_style = default_style
         self.model = model
         self.config = config
         self.device = resolve_device(device)
         self.dtype = resolve_precision(config.precision, self.device)
-        self.content = content
-        self.styles = list(styles)
+        self.original_content = content
+        self.content, self.styles = prepare_inputs(content, styles, config.preserve_color, config.color_amount)
         self.init_image = init_image
         # For texture synthesis the output's aspect ratio comes from content_size (h, w) or the first style.
         shape_source = content if content is not None else (self.styles[0] if self.styles else None)
@@ -124,6 +173,7 @@ class StyleTransfer:
         self._best = _Best()
         self._current: torch.Tensor | None = None
         self._iterator: Iterator[StepEvent] | None = None
+        self._content_colors: dict[tuple[int, int], torch.Tensor] = {}
 
     # -- the public surface ------------------------------------------------------------------------
 
@@ -145,12 +195,14 @@ class StyleTransfer:
             pass
         return self.result()
 
+    @property
+    def has_image(self) -> bool:
+        """Whether the run has an image yet (it has once the first step began)."""
+        return self._best.image is not None or self._current is not None
+
     def result(self) -> Image.Image:
-        """The best image so far (lowest loss at the finest scale reached)."""
-        best = self._best.image if self._best.image is not None else self._current
-        if best is None:
-            raise RuntimeError("the run has not started: iterate it first")
-        return to_pil(best)
+        """The best image so far (lowest loss at the finest scale reached), colours preserved as configured."""
+        return to_pil(self._finish(self.result_tensor()))
 
     # -- internals -----------------------------------------------------------------------------------
 
@@ -178,21 +230,53 @@ class StyleTransfer:
             if c.content_weight > 0:
                 with torch.no_grad():
                     content_targets = self._features(content_tensor, c.content_layers)
-        style_grams = {}
-        if c.style_weight > 0:
-            blend = c.style_blend_weights or (1.0,) * len(self.styles)
-            total = float(sum(blend))
-            longest = round(max(shape) * c.style_scale)
-            for weight, style in zip(blend, self.styles):
-                if weight == 0:
-                    continue
-                s = to_tensor(resize_longest(style, max(16, longest)), self.device)
-                with torch.no_grad():
-                    feats = self._features(s, c.style_layers)
-                for layer in c.style_layers:
-                    g = gram_matrix(feats[layer]) * (weight / total)
-                    style_grams[layer] = style_grams[layer] + g if layer in style_grams else g
-        return content_tensor, content_targets, style_grams
+        return content_tensor, content_targets, self._style_terms(shape)
+
+    @torch.no_grad()
+    def _style_grams(self, shape: tuple[int, int]) -> list[dict[str, torch.Tensor] | None]:
+        """Each style's Gram matrices ``A_l^(i)`` (of its masked region if it has one); None for weight 0."""
+        c = self.config
+        n = len(self.styles)
+        blend = c.style_blend_weights or (1.0,) * n
+        scales = c.style_scales or (1.0,) * n
+        image_masks = self.style_image_masks or [None] * n
+        grams = []
+        for weight, scale, style, mask in zip(blend, scales, self.styles, image_masks):
+            if weight == 0:
+                grams.append(None)
+                continue
+            longest = max(16, round(max(shape) * c.style_scale * scale))
+            s = to_tensor(resize_longest(style, longest), self.device)
+            feats = self._features(s, c.style_layers)
+            if mask is None:
+                grams.append({l: gram_matrix(feats[l]) for l in c.style_layers})
+            else:
+                masks = layer_masks(resize_mask(mask, s.shape[-2:]).to(self.device), c.style_layers)
+                grams.append({l: guided_gram(feats[l], masks[l]) for l in c.style_layers})
+        return grams
+
+    def _style_terms(self, shape: tuple[int, int]) -> list[StyleTerm]:
+        """Without style masks one term, the blend ``A_l = sum_i w_i A_l^(i)``; with them one term per style."""
+        c = self.config
+        if c.style_weight == 0 or not self.styles:
+            return []
+        blend = c.style_blend_weights or (1.0,) * len(self.styles)
+        total = float(sum(blend))
+        grams = self._style_grams(shape)
+        if self.style_masks is None:
+            blended = {
+                l: sum(w / total * g[l] for w, g in zip(blend, grams) if g is not None) for l in c.style_layers
+            }
+            return [StyleTerm(1.0, blended, None)]
+        masks = [None if m is None else resize_mask(m, shape).to(self.device) for m in self.style_masks]
+        if self.default_style is not None:
+            masks = cover_rest(masks, self.default_style)
+        terms = []
+        for w, g, m in zip(blend, grams, masks):
+            if g is not None:
+                at_layers = None if m is None else layer_masks(m, c.style_layers)
+                terms.append(StyleTerm(w * len(blend) / total, g, at_layers))
+        return terms
 
     def _initial(self, shape: tuple[int, int], content: torch.Tensor | None) -> torch.Tensor:
         c = self.config
@@ -205,17 +289,29 @@ class StyleTransfer:
         generator = torch.Generator().manual_seed(c.seed)
         return torch.rand((1, 3, *shape), generator=generator).to(self.device)
 
-    def _loss(self, x, content_targets, style_grams) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def _finish(self, image: torch.Tensor) -> torch.Tensor:
+        """``image`` with the content's colours put back as ``config.preserve_color`` says."""
         c = self.config
-        layers = list(dict.fromkeys((*content_targets, *style_grams)))
+        if c.preserve_color in ("off", "histogram"):
+            return image
+        shape = tuple(image.shape[-2:])
+        if shape not in self._content_colors:
+            resized = self.original_content.resize((shape[1], shape[0]), Image.LANCZOS)
+            self._content_colors = {shape: to_tensor(resized, image.device)}
+        return finish(image, self._content_colors[shape], c.preserve_color, c.color_amount)
+
+    def _loss(self, x, content_targets, style_terms) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        c = self.config
+        style_layers = c.style_layers if style_terms else ()
+        layers = list(dict.fromkeys((*content_targets, *style_layers)))
         feats = self._features(x, layers)
         zero = x.new_zeros(())
         terms = {"content": zero, "style": zero, "tv": zero}
         if content_targets:
             per_layer = {l: content_loss(feats[l], content_targets[l]) for l in content_targets}
             terms["content"] = c.content_weight * weighted_sum(per_layer, c.content_layer_weights, c.content_layers)
-        if style_grams:
-            per_layer = {l: style_loss(feats[l], style_grams[l]) for l in style_grams}
+        if style_terms:
+            per_layer = {l: sum(term.loss(l, feats[l]) for term in style_terms) for l in style_layers}
             terms["style"] = c.style_weight * weighted_sum(per_layer, c.style_layer_weights, c.style_layers)
         if c.tv_weight > 0:
             terms["tv"] = c.tv_weight * total_variation(x, c.tv_kind)
@@ -234,7 +330,7 @@ class StyleTransfer:
         try:
             for level, (longest, level_steps) in enumerate(zip(self.sizes, self.steps_per_scale)):
                 shape = self._level_shape(longest)
-                content, content_targets, style_grams = self._targets(shape)
+                content, content_targets, style_terms = self._targets(shape)
                 if level == 0:
                     x = self._initial(shape, content)
                 else:
@@ -252,7 +348,7 @@ class StyleTransfer:
                         with torch.no_grad():
                             x.clamp_(0, 1)
                         optimizer.zero_grad(set_to_none=True)
-                        loss, terms = self._loss(x, content_targets, style_grams)
+                        loss, terms = self._loss(x, content_targets, style_terms)
                         loss.backward()
                         if not record:
                             record.update({k: v.detach() for k, v in terms.items()}, total=loss.detach())
@@ -271,7 +367,7 @@ class StyleTransfer:
                     preview = None
                     is_last = step == self.total
                     if is_last or (c.preview_every and step % c.preview_every == 0):
-                        preview = to_pil(x)
+                        preview = to_pil(self._finish(x.detach().clamp(0, 1)))
                     yield StepEvent(step, self.total, level, len(self.sizes), shape, losses,
                                     time.perf_counter() - start, preview)
                     recent.append(losses["total"])
@@ -283,7 +379,7 @@ class StyleTransfer:
                 # The loss at a step is that of the image before the step; one last look at the final image.
                 with torch.no_grad():
                     x.clamp_(0, 1)
-                    final, _ = self._loss(x, content_targets, style_grams)
+                    final, _ = self._loss(x, content_targets, style_terms)
                     if float(final) < self._best.loss:
                         self._best = _Best(float(final), x.detach().clone())
             self.stop_reason = "converged" if converged else "finished"
@@ -292,7 +388,8 @@ class StyleTransfer:
             raise
 
     def result_tensor(self) -> torch.Tensor:
-        """The best image so far as a ``[1, 3, H, W]`` tensor on the run's device."""
+        """The best image so far as a ``[1, 3, H, W]`` tensor on the run's device, as optimised: before
+        colour preservation (what a warm start or the next scale continues from)."""
         best = self._best.image if self._best.image is not None else self._current
         if best is None:
             raise RuntimeError("the run has not started: iterate it first")
@@ -301,3 +398,10 @@ class StyleTransfer:
 
 def _finite(value: float) -> bool:
     return value == value and abs(value) != float("inf")
+
+
+def _masks(masks: Sequence[object | None] | None, name: str) -> list[torch.Tensor | None] | None:
+    """Masks as ``[1, 1, H, W]`` tensors (None stays None); None when no mask is given at all."""
+    if masks is None or all(m is None for m in masks):
+        return None
+    return [None if m is None else mask_to_tensor(m, f"{name} {i + 1}") for i, m in enumerate(masks)]

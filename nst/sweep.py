@@ -1,0 +1,135 @@
+"""A sequence of style-transfer runs as one job with one progress stream.
+
+An interpolation between two styles and the layer explorer's studies are each a list of ``Job``s,
+run one after the other by a ``Sweep``. Iterating a sweep yields a ``SweepEvent`` per optimiser step
+of whichever run is going, plus one event closing each run that carries its image. A job marked
+``warm_start`` begins from the previous job's result (``init="image"``), so neighbouring outputs of
+a sweep cost a fraction of a fresh run. Closing the sweep cancels the run in progress; ``results()``
+then holds the finished images and the cancelled run's best image so far.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterator, Sequence
+
+import torch
+from PIL import Image
+
+from .config import TransferConfig
+from .features import VGG19Features
+from .image import to_pil
+from .montage import grid
+from .optimize import StepEvent, StyleTransfer
+
+
+@dataclass(frozen=True)
+class Job:
+    """One run of a sweep."""
+
+    label: str                                  # caption in grids, e.g. "t = 0.50" or "relu3_2"
+    content: Image.Image | None
+    styles: tuple[Image.Image, ...]
+    config: TransferConfig
+    warm_start: bool = False                    # start from the previous job's result
+    content_size: tuple[int, int] | None = None  # output aspect when there is no content (textures)
+    value: float | None = None                  # the swept quantity (t, a style weight, ...), for callers
+    options: dict = field(default_factory=dict)  # further StyleTransfer keywords (init_image, masks, ...)
+
+
+@dataclass(frozen=True)
+class SweepEvent:
+    """Progress of a sweep: one per optimiser step, and one more closing each job with its image."""
+
+    index: int                   # the job running, 0-based
+    count: int                   # jobs in all
+    label: str                   # that job's label
+    step: int                    # steps done over the whole sweep
+    total: int                   # steps planned over the whole sweep
+    event: StepEvent | None      # the job's latest step (None only for a job with no steps)
+    result: Image.Image | None = None  # the job's finished image, on the event closing it
+
+
+class Sweep:
+    """Runs ``jobs`` in order on one model; iterate it for ``SweepEvent``s, then call ``results()``."""
+
+    def __init__(self, model: VGG19Features, jobs: Sequence[Job], device: str | torch.device = "auto") -> None:
+        if not jobs:
+            raise ValueError("a sweep needs at least one job")
+        self.model = model
+        self.jobs = list(jobs)
+        self.device = device
+        self.total = sum(job.config.steps for job in self.jobs)
+        self.stop_reason: str | None = None    # "finished", "cancelled" or "nan"
+        self._done: list[Image.Image] = []
+        self._raw: torch.Tensor | None = None   # the last finished run's image as optimised (for warm starts)
+        self._run: StyleTransfer | None = None
+        self._iterator: Iterator[SweepEvent] | None = None
+
+    @property
+    def labels(self) -> list[str]:
+        return [job.label for job in self.jobs]
+
+    @property
+    def values(self) -> list[float | None]:
+        return [job.value for job in self.jobs]
+
+    def __iter__(self) -> Iterator[SweepEvent]:
+        if self._iterator is None:
+            self._iterator = self._sweep()
+        return self._iterator
+
+    def close(self) -> None:
+        """Cancel; ``results()`` keeps what was done, the run in progress included."""
+        if self._iterator is not None:
+            self._iterator.close()
+        if self._run is not None and self._run.stop_reason is None:
+            self._run.close()
+        if self.stop_reason is None:
+            self.stop_reason = "cancelled"
+
+    def run(self) -> list[Image.Image]:
+        """Run every job and return the images."""
+        for _ in self:
+            pass
+        return self.results()
+
+    def results(self) -> list[Image.Image]:
+        """The finished images, in job order, then the best image so far of an unfinished run."""
+        images = list(self._done)
+        if self._run is not None and len(images) < len(self.jobs) and self._run.has_image:
+            images.append(self._run.result())
+        return images
+
+    def grid(self, columns: int | None = None, labels: bool = True) -> Image.Image:
+        """``results()`` as one image, captioned with the jobs' labels unless ``labels`` is False."""
+        images = self.results()
+        return grid(images, columns, self.labels[: len(images)] if labels else None)
+
+    def _sweep(self) -> Iterator[SweepEvent]:
+        done_steps = 0
+        try:
+            for index, job in enumerate(self.jobs):
+                config, options = job.config, dict(job.options)
+                if job.warm_start and self._raw is not None:
+                    config, options["init_image"] = config.replace(init="image"), to_pil(self._raw)
+                run = StyleTransfer(self.model, job.content, list(job.styles), config, device=self.device,
+                                    content_size=job.content_size, **options)
+                self._run = run
+                last: StepEvent | None = None
+                for event in run:
+                    last = event
+                    yield SweepEvent(index, len(self.jobs), job.label, done_steps + event.step, self.total, event)
+                done_steps += config.steps
+                image = run.result()
+                self._done.append(image)
+                self._raw = run.result_tensor()
+                self._run = None
+                yield SweepEvent(index, len(self.jobs), job.label, done_steps, self.total, last, image)
+                if run.stop_reason == "nan":
+                    self.stop_reason = "nan"
+                    return
+            self.stop_reason = "finished"
+        except GeneratorExit:
+            self.stop_reason = self.stop_reason or "cancelled"
+            raise
