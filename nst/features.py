@@ -108,6 +108,8 @@ class VGG19Features(nn.Module):
 
         Stops after the deepest requested layer. ``pooling`` is "max" or "avg" (2x2, stride 2).
         """
+        if pooling not in ("max", "avg"):
+            raise ValueError(f"pooling must be 'max' or 'avg', got {pooling!r}")
         if not layers:
             return {}
         check_layer_names(layers)

@@ -50,6 +50,8 @@ def load_image(source, *, max_pixels: int = MAX_PIXELS) -> Image.Image:
             image = Image.open(source)
         except UnidentifiedImageError:
             raise ImageError(f"{name}: not an image file (use PNG, JPEG, WebP, GIF, BMP or TIFF)") from None
+        except Image.DecompressionBombError:  # Pillow's own cap, checked as it opens far larger images
+            raise ImageError(f"{name}: the image is over the limit of {max_pixels:,} pixels; use a smaller image") from None
         except OSError as exc:
             raise ImageError(f"{name}: could not be read ({exc})") from None
     w, h = image.size

