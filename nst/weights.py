@@ -332,8 +332,9 @@ def load_hub(
     """torchvision-style VGG-19 weights from a Hub repo, fetching only the convolutions.
 
     ``cache_dir`` is the Hub cache (default ``$HF_HUB_CACHE``), ``features_dir`` where features-only
-    copies go (default ``$HF_HOME/nst``). Offline (``HF_HUB_OFFLINE=1`` or no connection), a copy made
-    earlier or a full file already in the Hub cache is used.
+    copies go (default ``$HF_HOME/nst``; when it cannot be written, no copy is kept). Offline
+    (``HF_HUB_OFFLINE=1`` or no connection), a copy made earlier or a full file already in the Hub
+    cache is used.
     """
     from huggingface_hub import get_hf_file_metadata, hf_hub_download, hf_hub_url
 
@@ -345,11 +346,20 @@ def load_hub(
     def copy_for(commit: str) -> Path:
         return folder / commit / "features.safetensors"
 
+    def remember(commit: str) -> None:
+        try:
+            ref.parent.mkdir(parents=True, exist_ok=True)
+            ref.write_text(commit)
+        except OSError:  # a read-only folder: the next start asks the Hub again
+            pass
+
     def finish(convs: dict, commit: str) -> VGGWeights:
         weights = VGGWeights(convs, TORCHVISION, f"hub:{repo_id}@{commit[:12]}")
-        save_features(weights, copy_for(commit))
-        ref.parent.mkdir(parents=True, exist_ok=True)
-        ref.write_text(commit)
+        try:
+            save_features(weights, copy_for(commit))
+        except OSError:  # the copy only speeds up later starts; the weights are good without it
+            return weights
+        remember(commit)
         return weights
 
     def from_cache() -> VGGWeights:
@@ -375,8 +385,7 @@ def load_hub(
             raise WeightsUnavailable(f"could not reach the Hub for {where} ({type(exc).__name__}: {exc}) and it is not cached") from exc
     commit = meta.commit_hash or revision
     if copy_for(commit).is_file():
-        ref.parent.mkdir(parents=True, exist_ok=True)
-        ref.write_text(commit)
+        remember(commit)
         return load_file(copy_for(commit))
     commit_url = hf_hub_url(repo_id, filename, revision=commit, endpoint=endpoint) if meta.commit_hash else url
     try:

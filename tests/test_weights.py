@@ -342,6 +342,13 @@ def test_hub_offline_reads_the_cache_and_writes_a_features_copy(tmp_path, tiny_w
     assert again.source == weights.source
 
 
+def test_hub_loads_even_where_no_features_copy_can_be_written(tmp_path, tiny_weights, offline):
+    make_hub_cache(tmp_path / "hub", tiny_weights.convs)
+    (tmp_path / "blocked").write_text("a file where the copies' folder would go")
+    weights = load_hub(cache_dir=tmp_path / "hub", features_dir=tmp_path / "blocked" / "nst")
+    assert_same_convs(weights.convs, tiny_weights.convs)
+
+
 def test_hub_offline_by_commit_hash(tmp_path, tiny_weights, offline):
     make_hub_cache(tmp_path / "hub", tiny_weights.convs)
     weights = load_hub(revision=DEFAULT_COMMIT, cache_dir=tmp_path / "hub", features_dir=tmp_path / "nst")
