@@ -3,6 +3,8 @@
     python -m nst CONTENT STYLE [STYLE ...] -o OUTPUT [options]        style transfer
     python -m nst --texture STYLE [STYLE ...] -o OUTPUT [options]      texture synthesis (no content)
     python -m nst interpolate CONTENT STYLE_A STYLE_B -n 5 -o GRID [--gif ANIMATION] [options]
+    python -m nst CONTENT --preset NAME|PATH|user/repo|result.png -o OUTPUT    a preset's look
+    python -m nst preset list|show|save|push ...  /  python -m nst batch ...   see ``nst.cli_presets``
 
 Defaults are read from ``TransferConfig`` so they are written once. Progress goes to a tqdm bar on
 stderr; bad input ends the program with a one-line ``nst: error: ...`` and exit status 2, a failure
@@ -43,7 +45,7 @@ class _TransferParser(_Parser):
         if ns.texture:
             ns.styles = [ns.content, *ns.styles]
             ns.content = None
-        elif not ns.styles:
+        elif not ns.styles and not ns.preset:
             self.error("give at least one STYLE image after CONTENT (or --texture STYLE to synthesise a texture)")
         return ns, rest
 
@@ -70,6 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("content", metavar="CONTENT", help="the photo to restyle (with --texture: a style image too)")
     p.add_argument("styles", metavar="STYLE", nargs="*", help="one or more style images (paintings)")
     p.add_argument("-o", "--output", required=True, help="where to write the result (.png or .jpg)")
+    p.add_argument("--preset", default=None, metavar="NAME|PATH|user/repo|result.png",
+                   help="take the style images, settings and weights from a preset (or from an image nst wrote); "
+                        "options given here override its settings, STYLE images replace its styles")
+    p.add_argument("--preset-revision", default=None, metavar="REV", help="branch, tag or commit of a Hub preset")
     _add_config_options(p, blend_weights=True)
     p.add_argument("--mask", action="append", default=None, metavar="PATH|none",
                    help="repeat once per STYLE, in order: where that style goes in the output (white), "
@@ -237,6 +243,7 @@ def _check_output(path: str) -> Path:
 def run_transfer(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from .cli_presets import output_metadata
     from .optimize import StyleTransfer
 
     config = config_from_args(args)
@@ -269,6 +276,7 @@ def run_transfer(args: argparse.Namespace) -> int:
     for key, paths in (("masks", masks), ("style_masks", image_masks)):
         if paths is not None:
             settings[key] = [Path(m).name if m is not None else None for m in paths]
+    settings.update(output_metadata(args, config, model.source, output))
     bar = tqdm(total=run.total, disable=args.quiet, unit="step", dynamic_ncols=True, file=sys.stderr)
     try:
         for event in run:
@@ -352,7 +360,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if argv and argv[0] == "interpolate":
             return run_interpolation(build_interpolate_parser().parse_args(argv[1:]))
+        if argv and argv[0] in ("preset", "batch"):
+            from .cli_presets import SUBCOMMANDS
+
+            return SUBCOMMANDS[argv[0]](argv[1:])
         args = build_parser().parse_args(argv)
+        if args.preset:
+            from .cli_presets import preset_for_transfer
+
+            args = preset_for_transfer(args, argv, build_parser)
         return run_transfer(args)
     except (UsageError, ImageError, ValueError) as exc:
         print(f"nst: error: {exc}", file=sys.stderr)

@@ -1,0 +1,336 @@
+"""The command line for presets.
+
+    python -m nst CONTENT --preset NAME|PATH|user/repo|result.png -o OUTPUT [options]
+    python -m nst preset list [--folder DIR]
+    python -m nst preset show PRESET
+    python -m nst preset save SOURCE [STYLE ...] -o FOLDER [--name N --description D --credit C --licence L]
+    python -m nst preset push PRESET user/name [--token T] [--private]
+    python -m nst batch INPUT_DIR --preset PRESET -o OUTPUT_DIR [options]
+
+With ``--preset`` every setting and the VGG-19 weights come from the preset, and an option given on
+the command line overrides its setting; style images given after CONTENT replace the preset's.
+Every output carries the preset that made it (``nst.presets.png_metadata``), so ``--preset
+result.png`` runs the same look again.
+
+A batch applies one preset to every image of a folder, one output ``<name>.png`` each, under one
+progress bar. An output that exists and was made with the same preset and settings counts as done
+and is skipped, so an interrupted batch picks up where it stopped; a file that fails is reported and
+the rest carry on, and the exit status is 1 if any failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+from typing import Callable, Sequence
+
+from . import __version__
+from .cli import UsageError, _add_config_options, _add_machine_options, _load_model, _Parser, config_from_args
+from .config import TransferConfig
+from .image import load_image, read_settings, save_image
+from .presets import Preset, PresetError, create, list_presets, load, png_metadata, push_to_hub, run_preset, save
+
+INPUT_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif")
+# Options whose destination is not the name of the TransferConfig field they set.
+_FIELD_OF_OPTION = {"early_stop": "early_stop_tol"}
+_PER_STYLE_FIELDS = ("style_blend_weights", "style_scales")
+
+
+# --------------------------------------------------------------------------------------------------
+# A preset under command-line options
+
+
+def given_options(build_parser: Callable[[], argparse.ArgumentParser], argv: Sequence[str]) -> set[str]:
+    """The destinations of the options ``argv`` sets itself (abbreviations and ``--opt=value`` included).
+
+    ``argv`` is parsed again by a parser whose defaults are all suppressed, so only what was given
+    lands in the namespace. (argparse keeps its actions in ``_actions``; there is no public accessor.)
+    """
+    parser = build_parser()
+    for action in parser._actions:
+        action.default = argparse.SUPPRESS
+    namespace, _ = argparse.ArgumentParser.parse_known_args(parser, list(argv))
+    return set(vars(namespace))
+
+
+def apply_preset(args: argparse.Namespace, preset: Preset, given: set[str]) -> argparse.Namespace:
+    """``args`` with every setting and the weights taken from ``preset`` unless given on the command line.
+
+    With no style images given, the preset's are used (``args.styles`` becomes their paths).
+    """
+    fields = {f.name for f in dataclasses.fields(TransferConfig)}
+    own_styles = bool(getattr(args, "styles", None))
+    for dest in vars(args):
+        field = _FIELD_OF_OPTION.get(dest, dest)
+        if dest in given or field not in fields:
+            continue
+        value = getattr(preset.config, field)
+        if field in _PER_STYLE_FIELDS and own_styles and value is not None and len(value) != len(args.styles):
+            value = None  # one per style of the preset: meaningless for other style images
+        setattr(args, dest, value)
+    if "init" not in given and preset.config.init == "image":
+        raise UsageError(f"preset {preset.name!r} starts from an init image: give one with --init PATH")
+    if "weights" not in given:
+        weights, options = preset.weights.load_options()
+        args.weights = weights
+        if "hub_repo" not in given and "repo_id" in options:
+            args.hub_repo = options["repo_id"]
+        if "revision" not in given and options.get("revision"):
+            args.revision = options["revision"]
+    if hasattr(args, "styles") and not own_styles:
+        args.styles = [str(path) for path in preset.style_files]
+    args.preset_styles = not own_styles
+    args.loaded_preset = preset
+    return args
+
+
+def preset_for_transfer(args: argparse.Namespace, argv: Sequence[str],
+                        build_parser: Callable[[], argparse.ArgumentParser]) -> argparse.Namespace:
+    """Load ``--preset`` and apply it to the main command's ``args`` (see ``apply_preset``)."""
+    preset = load(args.preset, args.preset_revision)
+    return apply_preset(args, preset, given_options(build_parser, argv))
+
+
+def output_metadata(args: argparse.Namespace, config: TransferConfig, model_source: str, output: Path) -> dict:
+    """The preset an output of the main command carries: the one it ran (with the run's settings), or one
+    naming the style files it was given. A run no preset can describe (say, more style images than a
+    preset may hold) carries none."""
+    preset = getattr(args, "loaded_preset", None)
+    styles = () if getattr(args, "preset_styles", False) else args.styles
+    try:
+        return png_metadata(run_preset(preset, config, styles, model_source, name=output.stem))
+    except PresetError:
+        return {}
+
+
+# --------------------------------------------------------------------------------------------------
+# python -m nst batch
+
+
+def build_batch_parser() -> argparse.ArgumentParser:
+    """The parser of ``python -m nst batch INPUT_DIR --preset PRESET -o OUTPUT_DIR``."""
+    p = _Parser(
+        prog="python -m nst batch",
+        description="Apply a preset to every image in INPUT_DIR, writing OUTPUT_DIR/<name>.png. Outputs already "
+                    "made with the same settings are skipped, so an interrupted batch resumes; a file that fails "
+                    "is reported without stopping the rest. Settings and weights come from the preset; an option "
+                    "given here overrides the preset's value (the defaults listed below are not used).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("input_dir", metavar="INPUT_DIR", help="folder of photos to restyle")
+    p.add_argument("--preset", required=True, metavar="NAME|PATH|user/repo|result.png", help="the look to apply")
+    p.add_argument("--preset-revision", default=None, metavar="REV", help="branch, tag or commit of a Hub preset")
+    p.add_argument("-o", "--output", required=True, metavar="OUTPUT_DIR", help="folder for the results")
+    p.add_argument("--overwrite", action="store_true", help="redo outputs that already exist")
+    _add_config_options(p, blend_weights=True)
+    _add_machine_options(p)
+    return p
+
+
+def batch_inputs(folder: Path) -> list[Path]:
+    """The image files directly in ``folder`` (hidden files aside), sorted by name."""
+    return sorted(p for p in folder.iterdir()
+                  if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in INPUT_SUFFIXES)
+
+
+def batch_outputs(inputs: Sequence[Path], folder: Path) -> list[Path]:
+    """``folder/<stem>.png`` per input; inputs sharing a stem (a.jpg, a.png) keep their suffix (a.jpg.png)."""
+    stems = [p.stem for p in inputs]
+    return [folder / (f"{p.name}.png" if stems.count(p.stem) > 1 else f"{p.stem}.png") for p in inputs]
+
+
+def _same_look(path: Path, preset: Preset) -> bool:
+    """Whether the image at ``path`` was made with ``preset``'s styles, settings and weights."""
+    try:
+        meta = read_settings(path)
+    except (OSError, ValueError):
+        return False
+    made = (meta or {}).get("preset")
+    if not isinstance(made, dict):
+        return False
+    wanted = preset.to_dict()
+    return all(made.get(key) == wanted[key] for key in ("styles", "settings", "weights"))
+
+
+def run_batch(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    from tqdm import tqdm
+
+    from .optimize import StyleTransfer
+
+    source, target = Path(args.input_dir), Path(args.output)
+    if not source.is_dir():
+        raise UsageError(f"INPUT_DIR {str(source)!r} is not a folder")
+    if target.exists() and not target.is_dir():
+        raise UsageError(f"OUTPUT_DIR {str(target)!r} exists and is not a folder")
+    if target.resolve() == source.resolve():
+        raise UsageError("give an OUTPUT_DIR other than INPUT_DIR, so results are not taken for inputs")
+    inputs = batch_inputs(source)
+    if not inputs:
+        raise UsageError(f"no images in {source} (looked for {', '.join(INPUT_SUFFIXES)})")
+    preset = load(args.preset, args.preset_revision)
+    args = apply_preset(args, preset, given_options(build_batch_parser, argv))
+    config = config_from_args(args)
+    styles = preset.style_images()
+    init_image = load_image(args.init) if config.init == "image" else None
+    model = _load_model(args)
+    made_with = run_preset(preset, config, (), model.source)
+    outputs = batch_outputs(inputs, target)
+    done = [not args.overwrite and out.exists() and _same_look(out, made_with) for out in outputs]
+    target.mkdir(parents=True, exist_ok=True)
+
+    failures: list[tuple[str, str]] = []
+    made = 0
+    bar = tqdm(total=len(inputs), initial=sum(done), disable=args.quiet, unit="image", dynamic_ncols=True,
+               file=sys.stderr)
+    try:
+        for photo, out, skip in zip(inputs, outputs, done):
+            if skip:
+                continue
+            bar.set_postfix_str(photo.name)
+            try:
+                run = StyleTransfer(model, load_image(photo), styles, config, init_image=init_image,
+                                    device=args.device)
+                for event in run:
+                    bar.set_postfix_str(f"{photo.name} {event.step}/{event.total}")
+                if run.stop_reason == "nan":
+                    raise RuntimeError("the loss became NaN; try a lower --lr or --style-weight")
+                settings = {"config": config.to_dict(), "content": photo.name,
+                            "styles": [s.file for s in preset.styles], "weights": model.source,
+                            "version": __version__, **png_metadata(made_with)}
+                save_image(run.result(), out, settings)
+                made += 1
+            except (ValueError, RuntimeError, OSError) as exc:  # ImageError and PresetError are ValueErrors
+                failures.append((photo.name, str(exc).splitlines()[0] if str(exc) else type(exc).__name__))
+                bar.write(f"nst: {photo.name}: {failures[-1][1]}", file=sys.stderr)
+            bar.update(1)
+    except KeyboardInterrupt:
+        bar.close()
+        print(f"nst: interrupted after {made} new output(s); run the same command again to go on", file=sys.stderr)
+        return 130
+    bar.close()
+    summary = f"nst: batch: {made} made, {sum(done)} already done, {len(failures)} failed"
+    print(summary + (":" if failures else ""), file=sys.stderr)
+    for name, message in failures:
+        print(f"  {name}: {message}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def batch_main(argv: Sequence[str]) -> int:
+    """``python -m nst batch ...``; errors propagate to ``nst.cli.main``."""
+    return run_batch(build_batch_parser().parse_args(list(argv)), argv)
+
+
+# --------------------------------------------------------------------------------------------------
+# python -m nst preset list|show|save|push
+
+
+def build_preset_parser() -> argparse.ArgumentParser:
+    """The parser of ``python -m nst preset {list,show,save,push}``."""
+    p = _Parser(prog="python -m nst preset", description="List, show, save and share style presets.")
+    commands = p.add_subparsers(dest="command", required=True, metavar="{list,show,save,push}",
+                                parser_class=_Parser)
+
+    c = commands.add_parser("list", help="the built-in presets, or those in a folder")
+    c.add_argument("--folder", default=None, help="a folder of preset folders (default: the built-ins)")
+
+    c = commands.add_parser("show", help="print a preset's preset.json")
+    c.add_argument("preset", metavar="PRESET", help="a name, folder, preset.json, user/repo or result image")
+    c.add_argument("--revision", default=None, help="branch, tag or commit of a Hub preset")
+
+    c = commands.add_parser(
+        "save", help="save a preset folder from a preset or a result image",
+        description="Write a preset folder from SOURCE (a preset, or an image written by nst, whose settings it "
+                    "restores). STYLE images replace the source's; a result image becomes the thumbnail.")
+    c.add_argument("source", metavar="SOURCE", help="a name, folder, preset.json, user/repo or result image")
+    c.add_argument("styles", metavar="STYLE", nargs="*", help="style images (needed when SOURCE has none)")
+    c.add_argument("-o", "--output", required=True, metavar="FOLDER", help="the new preset folder")
+    c.add_argument("--name", default=None, help="the preset's name (default: the source's)")
+    c.add_argument("--description", default=None, help="one or two sentences on the look")
+    c.add_argument("--credit", action="append", default=None, help="repeat per style: painter, title, year")
+    c.add_argument("--licence", action="append", default=None, help="repeat per style: e.g. 'public domain'")
+    c.add_argument("--thumbnail", default=None, metavar="IMAGE", help="a result made with the preset")
+    c.add_argument("--revision", default=None, help="branch, tag or commit of a Hub SOURCE")
+    c.add_argument("--overwrite", action="store_true", help="replace a preset already in FOLDER")
+
+    c = commands.add_parser("push", help="upload a preset to a Hugging Face Hub repo, with a model card")
+    c.add_argument("preset", metavar="PRESET", help="a name, folder or preset.json")
+    c.add_argument("repo_id", metavar="REPO", help="the Hub repo, user/name (created if needed)")
+    c.add_argument("--token", default=None, help="a Hub write token (default: HF_TOKEN or the saved login)")
+    c.add_argument("--private", action="store_true", help="create the repo private")
+    c.add_argument("--revision", default=None, help="branch, tag or commit of a Hub PRESET")
+    return p
+
+
+def _list(args: argparse.Namespace) -> int:
+    errors: list[str] = []
+    presets = list_presets(args.folder, errors)
+    for preset in presets:
+        styles = " + ".join(s.credit or s.file for s in preset.styles)
+        print(f"{preset.name:<22} {styles}")
+        if preset.description:
+            print(f"{'':<22} {preset.description}")
+    for message in errors:
+        print(f"nst: skipped {message}", file=sys.stderr)
+    if not presets:
+        print(f"nst: no presets in {args.folder or 'the built-in folder'}", file=sys.stderr)
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    preset = load(args.preset, args.revision)
+    print(json.dumps(preset.to_dict(), indent=2, ensure_ascii=False))
+    print(f"nst: from {preset.origin or args.preset}" + (f" ({preset.folder})" if preset.folder else
+          " (settings only: no style images)"), file=sys.stderr)
+    return 0
+
+
+def _with_credits(preset: Preset, credits: list[str] | None, licences: list[str] | None) -> Preset:
+    styles = list(preset.styles)
+    for field, values in (("credit", credits), ("licence", licences)):
+        if values is not None and len(values) > len(styles):
+            raise UsageError(f"{len(values)} --{field} for {len(styles)} style image(s)")
+        for i, value in enumerate(values or ()):
+            styles[i] = dataclasses.replace(styles[i], **{field: value})
+    return preset.replace(styles=tuple(styles))
+
+
+def _save(args: argparse.Namespace) -> int:
+    base = load(args.source, args.revision)
+    source_is_image = Path(args.source).suffix.lower() in (".png", ".jpg", ".jpeg") and Path(args.source).is_file()
+    thumbnail = args.thumbnail or (args.source if source_is_image else None)
+    name = args.name or base.name
+    description = base.description if args.description is None else args.description
+    if args.styles:
+        config = base.config
+        if len(args.styles) != len(base.styles):
+            config = config.replace(style_blend_weights=None, style_scales=None)
+        preset = create(args.output, name, config, args.styles, credits=args.credit or (),
+                        licences=args.licence or (), description=description, model_source=base.weights,
+                        thumbnail=thumbnail, overwrite=args.overwrite)
+    else:
+        renamed = _with_credits(base.replace(name=name, description=description), args.credit, args.licence)
+        preset = save(renamed, args.output, thumbnail=thumbnail, overwrite=args.overwrite)
+    print(f"nst: saved preset {preset.name!r} to {preset.folder}", file=sys.stderr)
+    return 0
+
+
+def _push(args: argparse.Namespace) -> int:
+    preset = load(args.preset, args.revision)
+    url = push_to_hub(preset, args.repo_id, token=args.token, private=args.private or None)
+    print(url)
+    return 0
+
+
+def preset_main(argv: Sequence[str]) -> int:
+    """``python -m nst preset ...``; errors propagate to ``nst.cli.main``."""
+    args = build_preset_parser().parse_args(list(argv))
+    return {"list": _list, "show": _show, "save": _save, "push": _push}[args.command](args)
+
+
+SUBCOMMANDS: dict[str, Callable[[Sequence[str]], int]] = {"preset": preset_main, "batch": batch_main}
+
+__all__ = ["SUBCOMMANDS", "apply_preset", "batch_main", "given_options", "output_metadata", "preset_for_transfer",
+           "preset_main"]
