@@ -163,6 +163,8 @@ def _add_config_options(p: argparse.ArgumentParser, *, blend_weights: bool) -> N
                         "after optimising, or the style's colours matched to the content's first")
     p.add_argument("--color-amount", type=float, default=DEFAULTS.color_amount,
                    help="with --preserve-color: 1 the content's colours, 0 the stylised ones, in between a mix")
+    p.add_argument("--photo-smoothing", type=int, default=DEFAULTS.photo_smoothing, metavar="RADIUS",
+                   help="photorealistic mode: smooth the result along the photo's edges over RADIUS pixels (0: off)")
 
 
 def _add_machine_options(p: argparse.ArgumentParser) -> None:
@@ -187,11 +189,13 @@ def config_from_args(args: argparse.Namespace) -> TransferConfig:
         style_scale=args.style_scale, style_scales=args.style_scales, optimizer=args.optimizer, lr=args.lr,
         init=init, pooling=args.pooling, scales=args.scales, early_stop_tol=args.early_stop, seed=args.seed,
         precision=args.precision, preview_every=getattr(args, "save_every", 0),
-        preserve_color=args.preserve_color, color_amount=args.color_amount,
+        preserve_color=args.preserve_color, color_amount=args.color_amount, photo_smoothing=args.photo_smoothing,
     )
     if getattr(args, "texture", False):
         if args.preserve_color != "off":
             raise UsageError("--preserve-color takes colours from a CONTENT image: drop it with --texture")
+        if args.photo_smoothing:
+            raise UsageError("--photo-smoothing follows a CONTENT photo's edges: drop it with --texture")
         config = texture_config(config)
         if args.texture_size is not None:
             config = config.replace(size=max(args.texture_size))

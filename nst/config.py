@@ -59,6 +59,8 @@ class TransferConfig:
                                           # only), "yuv"/"ycrcb"/"lab"/"luv" (colour swap after optimising),
                                           # "histogram" (style colours matched to the content's beforehand)
     color_amount: float = 1.0             # how much of the content's colour to keep: 0 stylised, 1 content
+    photo_smoothing: int = 0              # photorealistic mode: radius in pixels (at the output size) of the
+                                          # smoothing that puts the photo's edges back (Li et al. 2018); 0: off
 
     def __post_init__(self) -> None:
         _check(self)
@@ -164,3 +166,4 @@ def _check(c: TransferConfig) -> None:
     _number("preview_every", c.preview_every, 0, 100_000, integer=True)
     _choice("preserve_color", c.preserve_color, PRESERVE_COLORS)
     _number("color_amount", c.color_amount, 0.0, 1.0)
+    _number("photo_smoothing", c.photo_smoothing, 0, 1024, integer=True)

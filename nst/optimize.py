@@ -24,7 +24,9 @@ target to a region of its painting, ``A_l^(i) = G_l[m'_i](style_i)``. The area n
 content, or goes to the style ``default_style``.
 
 Colour preservation (``config.preserve_color``, see ``nst.color_modes``) changes the images the losses
-see before the run and the images handed out (previews and ``result()``) after each step.
+see before the run and the images handed out (previews and ``result()``) after each step; the
+photorealistic mode (``config.photo_smoothing``, see ``nst.photoreal``) then makes the image handed out
+locally an affine function of the content photo's colours, so its edges are the photo's.
 
 A scale ends after its share of the steps, or early when the loss improved by less than
 ``early_stop_tol`` (relative) over ``early_stop_patience`` steps. A non-finite loss ends the run
@@ -48,6 +50,7 @@ from .features import VGG19Features
 from .image import resize_longest, resize_tensor, to_pil, to_tensor
 from .losses import content_loss, gram_matrix, relative_squared_error, style_loss, total_variation, weighted_sum
 from .masks import cover_rest, guided_gram, layer_masks, mask_to_tensor, resize_mask
+from .photoreal import guided_filter
 
 
 @dataclass(frozen=True)
@@ -140,6 +143,8 @@ class StyleTransfer:
             raise ValueError("no content image: give one, or set content_weight to 0 for texture synthesis")
         if content is None and config.preserve_color != "off":
             raise ValueError("preserve_color takes colours from a content image: set it to 'off' for texture synthesis")
+        if content is None and config.photo_smoothing > 0:
+            raise ValueError("photo_smoothing follows a content photo's edges: set it to 0 for texture synthesis")
         self.style_masks = _masks(style_masks, "style mask")
         self.style_image_masks = _masks(style_image_masks, "style image mask")
         if default_style is not None:
@@ -290,15 +295,21 @@ class StyleTransfer:
         return torch.rand((1, 3, *shape), generator=generator).to(self.device)
 
     def _finish(self, image: torch.Tensor) -> torch.Tensor:
-        """``image`` with the content's colours put back as ``config.preserve_color`` says."""
+        """``image`` with the content's colours put back as ``config.preserve_color`` says, then smoothed
+        along the photo's edges if ``config.photo_smoothing`` is on (its radius scaled to this size)."""
         c = self.config
-        if c.preserve_color in ("off", "histogram"):
+        if c.preserve_color in ("off", "histogram") and c.photo_smoothing == 0:
             return image
         shape = tuple(image.shape[-2:])
         if shape not in self._content_colors:
             resized = self.original_content.resize((shape[1], shape[0]), Image.LANCZOS)
             self._content_colors = {shape: to_tensor(resized, image.device)}
-        return finish(image, self._content_colors[shape], c.preserve_color, c.color_amount)
+        content = self._content_colors[shape]
+        image = finish(image, content, c.preserve_color, c.color_amount)
+        if c.photo_smoothing > 0:
+            radius = max(1, round(c.photo_smoothing * max(shape) / c.size))
+            image = guided_filter(image, content, radius)
+        return image
 
     def _loss(self, x, content_targets, style_terms) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         c = self.config

@@ -86,6 +86,15 @@ def test_preserve_color_keeps_the_contents_colours(nst, tmp_path, assets):
     assert read_settings(out)["config"]["preserve_color"] == "lab"
 
 
+def test_photo_smoothing_flag(nst, tmp_path):
+    out = tmp_path / "photo.png"
+    code, err = nst("@content/golden_gate.jpg", "@style/kandinsky.jpg", "-o", str(out), "--photo-smoothing", "3")
+    assert code == 0, err
+    assert read_settings(out)["config"]["photo_smoothing"] == 3
+    code, err = nst("--texture", "@style/kandinsky.jpg", "-o", str(out), "--photo-smoothing", "3")
+    assert code == 2 and "--photo-smoothing follows a CONTENT photo's edges" in err
+
+
 def test_texture_takes_only_styles(nst, tmp_path):
     out = tmp_path / "texture.png"
     code, err = nst("--texture", "@style/starry_night.jpg", "-o", str(out))
