@@ -32,7 +32,7 @@ class TransferConfig:
     """Everything that decides the result of one run (the images aside)."""
 
     size: int = 512                       # longest side of the output, in pixels
-    steps: int = 300                      # optimiser steps in all, shared out over the scales
+    steps: int = 200                      # optimiser steps in all, shared out over the scales
     content_weight: float = 1.0           # alpha: weight of the content loss
     style_weight: float = 20.0            # beta: weight of the style loss
     tv_weight: float = 1.0                # gamma: weight of the total-variation loss
@@ -48,7 +48,7 @@ class TransferConfig:
     lr: float | None = None               # step size; None: 1.0 for L-BFGS, 0.02 for Adam (pixels in [0,1])
     init: str = "content"                 # "content", "style", "noise", or "image" (an init image is given)
     pooling: str = "max"                  # "max", or "avg" (the paper's choice for synthesis)
-    scales: int = 1                       # coarse-to-fine levels, each twice the size of the one before
+    scales: int = 3                       # coarse-to-fine levels, each twice the size of the one before (1: off)
     min_scale_size: int = 64              # the coarsest level's longest side is at least this
     early_stop_tol: float = 0.0           # stop a scale when the loss improved by less than this fraction ...
     early_stop_patience: int = 20         # ... over this many steps (tol 0 turns early stopping off)

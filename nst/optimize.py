@@ -82,6 +82,9 @@ class StyleTerm:
         return self.weight * relative_squared_error(guided_gram(features, self.masks[layer]), self.grams[layer])
 
 
+MIN_SIDE = 16  # short side of every level, in pixels, at least: relu5_1 sees it 16x smaller
+
+
 @dataclass
 class _Best:
     loss: float = float("inf")
@@ -170,7 +173,15 @@ class StyleTransfer:
         else:
             h = w = config.size
         self._aspect = (h, w)
-        self.sizes = pyramid(config.size, config.scales, config.min_scale_size)
+        finest = self._level_shape(config.size)
+        if min(finest) < MIN_SIDE:
+            raise ValueError(
+                f"at size {config.size} the image would be {finest[1]}x{finest[0]} px; its short side must be at "
+                f"least {MIN_SIDE} px: raise the size or crop the image"
+            )
+        # Coarse levels too thin for VGG's pooling are left out (the finest level is always kept).
+        self.sizes = [longest for longest in pyramid(config.size, config.scales, config.min_scale_size)
+                      if longest == config.size or min(self._level_shape(longest)) >= MIN_SIDE]
         self.steps_per_scale = split_steps(config.steps, len(self.sizes))
         self.total = sum(self.steps_per_scale)
         self.stop_reason: str | None = None  # "finished", "converged", "cancelled" or "nan"

@@ -227,3 +227,12 @@ def test_image_init_needs_an_image(tiny_model, content, style):
                         init_image=start, device="cpu")
     run_all(run)
     assert run.result().size == (32, 24)
+
+
+def test_an_image_too_thin_for_the_size_is_refused_and_thin_coarse_levels_are_left_out(tiny_model, style):
+    with pytest.raises(ValueError, match="short side must be at least 16 px"):
+        StyleTransfer(tiny_model, Image.new("RGB", (1000, 10)), [style], TransferConfig(size=16), device="cpu")
+    run = StyleTransfer(tiny_model, Image.new("RGB", (400, 20)), [style],
+                        TransferConfig(size=400, steps=4, scales=3, min_scale_size=16), device="cpu")
+    assert run.sizes == [400]  # 200 px wide would be 10 px tall: too thin for VGG's pooling
+    assert run.steps_per_scale == [4]
