@@ -73,6 +73,7 @@ PLOT_DECADES = 4                             # the loss plot shows this many pow
 MAX_KEPT_OUTPUTS = 500                       # older results in the output folder are deleted
 GPU_SECONDS = 240                            # what one run may take on ZeroGPU hardware
 MAX_STYLES = 4
+DEFAULT_SCALES = TransferConfig().scales     # coarse-to-fine levels, as in the engine
 LOSS_COLORS = {"content": "#2563eb", "style": "#ea580c", "TV": "#16a34a"}  # the loss plot's lines
 COLOR_METHODS = (
     ("Luminance-only transfer", "luminance"),
@@ -497,7 +498,7 @@ def _stream_sweep(sweep: Sweep, config: TransferConfig, *, mode: str, settings: 
 
 
 def stylize(content, style, size=256, steps=100, content_weight=1.0, style_weight=20.0, tv_weight=1.0,
-            optimizer="lbfgs", init="content", pooling="max", seed=0, scales=1,
+            optimizer="lbfgs", init="content", pooling="max", seed=0, scales=DEFAULT_SCALES,
             content_layers=nst.CONTENT_LAYERS, style_layers=nst.STYLE_LAYERS, init_image=None,
             request: gr.Request | None = None, progress=gr.Progress()):
     """Restyle the content photo after one painting."""
@@ -513,7 +514,7 @@ def stylize(content, style, size=256, steps=100, content_weight=1.0, style_weigh
 
 def stylize_multi(content, style_1, weight_1, style_2, weight_2, style_3=None, weight_3=0.0, style_4=None,
                   weight_4=0.0, size=256, steps=100, content_weight=1.0, style_weight=20.0, tv_weight=1.0,
-                  optimizer="lbfgs", init="content", pooling="max", seed=0, scales=1,
+                  optimizer="lbfgs", init="content", pooling="max", seed=0, scales=DEFAULT_SCALES,
                   content_layers=nst.CONTENT_LAYERS, style_layers=nst.STYLE_LAYERS, init_image=None,
                   request: gr.Request | None = None, progress=gr.Progress()):
     """Restyle the content photo after a blend of up to four paintings (empty slots are skipped)."""
@@ -540,7 +541,7 @@ def stylize_multi(content, style_1, weight_1, style_2, weight_2, style_3=None, w
 
 
 def interpolate(content, style_1, style_2, frames=5, size=256, steps=100, content_weight=1.0, style_weight=20.0,
-                tv_weight=1.0, optimizer="lbfgs", init="content", pooling="max", seed=0, scales=1,
+                tv_weight=1.0, optimizer="lbfgs", init="content", pooling="max", seed=0, scales=DEFAULT_SCALES,
                 content_layers=nst.CONTENT_LAYERS, style_layers=nst.STYLE_LAYERS, init_image=None,
                 request: gr.Request | None = None, progress=gr.Progress()):
     """``frames`` transfers whose style moves from style 1 to style 2; the result is a grid, the last
@@ -561,7 +562,7 @@ def interpolate(content, style_1, style_2, frames=5, size=256, steps=100, conten
 
 def stylize_masked(content, style_1, mask_1=None, paint_1=None, style_2=None, mask_2=None, paint_2=None,
                    rest="content", size=256, steps=100, content_weight=1.0, style_weight=20.0, tv_weight=1.0,
-                   optimizer="lbfgs", init="content", pooling="max", seed=0, scales=1,
+                   optimizer="lbfgs", init="content", pooling="max", seed=0, scales=DEFAULT_SCALES,
                    content_layers=nst.CONTENT_LAYERS, style_layers=nst.STYLE_LAYERS, init_image=None,
                    request: gr.Request | None = None, progress=gr.Progress()):
     """Each painting only where its mask is white; ``rest`` says who gets the area no mask covers.
@@ -606,7 +607,7 @@ def stylize_masked(content, style_1, mask_1=None, paint_1=None, style_2=None, ma
 
 def stylize_color(content, style, method="luminance", amount=1.0, size=256, steps=100, content_weight=1.0,
                   style_weight=20.0, tv_weight=1.0, optimizer="lbfgs", init="content", pooling="max", seed=0,
-                  scales=1, content_layers=nst.CONTENT_LAYERS, style_layers=nst.STYLE_LAYERS, init_image=None,
+                  scales=DEFAULT_SCALES, content_layers=nst.CONTENT_LAYERS, style_layers=nst.STYLE_LAYERS, init_image=None,
                   request: gr.Request | None = None, progress=gr.Progress()):
     """Restyle the photo but keep its colours: ``method`` is luminance, yuv, ycrcb, lab, luv or
     histogram, ``amount`` (0 to 1) how much of the photo's colour is kept."""
@@ -622,7 +623,7 @@ def stylize_color(content, style, method="luminance", amount=1.0, size=256, step
 
 
 def texture(style, width=256, height=256, steps=100, style_weight=20.0, tv_weight=0.0, optimizer="lbfgs",
-            pooling="avg", seed=0, scales=1, style_layers=nst.STYLE_LAYERS,
+            pooling="avg", seed=0, scales=DEFAULT_SCALES, style_layers=nst.STYLE_LAYERS,
             request: gr.Request | None = None, progress=gr.Progress()):
     """Synthesise the painting's texture from seeded noise at ``width`` x ``height`` (no content)."""
     style_image = _image(style, "style image", "upload a painting or a texture, or click an example below")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import gradio as gr
 import pandas as pd
 import pytest
-import torch
 from PIL import Image, ImageDraw
 
 import app
@@ -23,13 +22,7 @@ PREVIEW, PLOT, STATUS, RESULT, DOWNLOAD = range(5)
 FAST = dict(size=64, steps=6)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One CPU thread: the tiny networks gain nothing from more, and lose a lot on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(autouse=True)

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import pytest
-import torch
 from PIL import Image
 
 from nst.cli import main
@@ -13,13 +12,7 @@ from nst.image import read_settings, to_tensor
 from nst.weights import save_features
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """These tensors are tiny: one thread avoids thread start-up costs dominating on a shared CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture

@@ -17,13 +17,7 @@ from nst.masks import cover_rest, guided_gram, layer_masks, mask_to_tensor, resi
 FAST = TransferConfig(size=64, steps=30, preview_every=0)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """These tensors are tiny: one thread avoids thread start-up costs dominating on a shared CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -13,13 +13,7 @@ from nst.photoreal import box_mean, guided_filter
 FAST = TransferConfig(size=64, steps=15, preview_every=5, style_weight=100.0)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """These tensors are tiny: one thread avoids thread start-up costs dominating on a shared CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def edges(image: torch.Tensor) -> np.ndarray:
