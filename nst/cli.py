@@ -5,6 +5,7 @@
     python -m nst interpolate CONTENT STYLE_A STYLE_B -n 5 -o GRID [--gif ANIMATION] [options]
     python -m nst CONTENT --preset NAME|PATH|user/repo|result.png -o OUTPUT    a preset's look
     python -m nst preset list|show|save|push ...  /  python -m nst batch ...   see ``nst.cli_presets``
+    python -m nst video CLIP STYLE [STYLE ...] -o OUT.mp4 [-o OUT.gif] [options]   see ``nst.cli_video``
 
 Defaults are read from ``TransferConfig`` so they are written once. Progress goes to a tqdm bar on
 stderr; bad input ends the program with a one-line ``nst: error: ...`` and exit status 2, a failure
@@ -368,6 +369,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .cli_presets import SUBCOMMANDS
 
             return SUBCOMMANDS[argv[0]](argv[1:])
+        if argv and argv[0] == "video":
+            from .cli_video import video_main
+
+            return video_main(argv[1:])
         args = build_parser().parse_args(argv)
         if args.preset:
             from .cli_presets import preset_for_transfer

@@ -28,6 +28,11 @@ see before the run and the images handed out (previews and ``result()``) after e
 photorealistic mode (``config.photo_smoothing``, see ``nst.photoreal``) then makes the image handed out
 locally an affine function of the content photo's colours, so its edges are the photo's.
 
+Further terms (``extra_terms``, e.g. the temporal loss of video transfer, see ``nst.temporal``) are
+added as they are, ``L(x) + sum_k E_k(x)``: each is a function of the image ``x`` being optimised
+(``[1, 3, H, W]`` in [0, 1], at the current scale's size) that returns its weighted value, reported
+under its name in ``StepEvent.losses``.
+
 A scale ends after its share of the steps, or early when the loss improved by less than
 ``early_stop_tol`` (relative) over ``early_stop_patience`` steps. A non-finite loss ends the run
 with ``stop_reason == "nan"`` and the last good image.
@@ -38,7 +43,7 @@ from __future__ import annotations
 import contextlib
 import time
 from dataclasses import dataclass
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Mapping, Sequence
 
 import torch
 from PIL import Image
@@ -115,7 +120,8 @@ class StyleTransfer:
     ``style_masks`` (one mask or None per style) confine each style to a region of the output;
     ``style_image_masks`` (one mask or None per style) use only part of each style image; masks are
     PIL images of any size (see ``nst.masks``). ``default_style`` (an index into ``styles``) paints
-    the area no style mask covers, which otherwise keeps the content.
+    the area no style mask covers, which otherwise keeps the content. ``extra_terms`` maps names to
+    further loss terms ``E_k(x)`` added to the total (see the module notes).
     """
 
     def __init__(
@@ -131,6 +137,7 @@ class StyleTransfer:
         style_masks: Sequence[object | None] | None = None,
         style_image_masks: Sequence[object | None] | None = None,
         default_style: int | None = None,
+        extra_terms: Mapping[str, Callable[[torch.Tensor], torch.Tensor]] | None = None,
     ) -> None:
         if not styles and config.style_weight > 0:
             raise ValueError("give at least one style image")
@@ -157,6 +164,10 @@ class StyleTransfer:
                     or not 0 <= default_style < len(styles):
                 raise ValueError(f"default_style must be a style index from 0 to {len(styles) - 1}, got {default_style!r}")
         self.default_style = default_style
+        self.extra_terms = dict(extra_terms or {})
+        clash = set(self.extra_terms) & {"content", "style", "tv", "total"}
+        if clash:
+            raise ValueError(f"extra loss term name(s) {', '.join(sorted(clash))} are taken: name them otherwise")
         self.model = model
         self.config = config
         self.device = resolve_device(device)
@@ -337,7 +348,9 @@ class StyleTransfer:
             terms["style"] = c.style_weight * weighted_sum(per_layer, c.style_layer_weights, c.style_layers)
         if c.tv_weight > 0:
             terms["tv"] = c.tv_weight * total_variation(x, c.tv_kind)
-        return terms["content"] + terms["style"] + terms["tv"], terms
+        for name, term in self.extra_terms.items():
+            terms[name] = term(x)
+        return sum(terms.values()), terms
 
     def _optimizer(self, x: torch.Tensor) -> torch.optim.Optimizer:
         if self.config.optimizer == "lbfgs":

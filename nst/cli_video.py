@@ -1,0 +1,149 @@
+"""The command line for video: ``python -m nst video CLIP STYLE [STYLE ...] -o OUT.mp4 [-o OUT.gif] [options]``.
+
+CLIP is a GIF, a video file (MP4, WebM, ...) or a folder of frames; each ``-o`` is an ``.mp4``
+(H.264), a ``.gif`` or a folder (no suffix) for PNG frames, written at the clip's frame rate. The
+frames are stylised in order with temporal consistency (see ``nst.video``); the first frame takes
+``--steps``, each later one ``--follow-steps``. A progress bar shows the frame and the steps over
+the whole clip. At the end the flicker measure is printed (the mean warping error between
+consecutive outputs over reliable pixels, see ``nst.temporal``), with the input clip's own value;
+``--compare`` also stylises every frame independently, writes that as ``OUT_independent.*`` and
+prints its flicker beside, so the gain is a number. Ctrl-C writes the frames done so far.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from .cli import UsageError, _add_config_options, _add_machine_options, _check_counts, _load_model, _Parser, \
+    config_from_args
+from .flow import FLOW_METHODS
+from .image import load_image
+from .video import DEFAULT_TEMPORAL_WEIGHT, FRAME_INITS, VideoTransfer
+from .video_io import check_output, read_clip, write_clip
+
+DEFAULT_VIDEO_SIZE = 256
+
+
+def _offsets(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated frame offsets such as 1,2,4, got {text!r}") from None
+
+
+def build_video_parser() -> argparse.ArgumentParser:
+    """The parser of ``python -m nst video CLIP STYLE... -o OUTPUT``."""
+    p = _Parser(
+        prog="python -m nst video",
+        description="Stylise a clip frame by frame without flicker (Ruder, Dosovitskiy & Brox 2016): each frame "
+                    "starts from the previous output warped along the optical flow and is held to it by a "
+                    "temporal loss where the flow is reliable.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("clip", metavar="CLIP", help="a GIF, a video file (MP4, WebM, ...) or a folder of frames")
+    p.add_argument("styles", metavar="STYLE", nargs="+", help="one or more style images (paintings)")
+    p.add_argument("-o", "--output", action="append", required=True, metavar="OUT",
+                   help="an .mp4 (H.264), a .gif, or a folder for PNG frames; repeat for several")
+    p.add_argument("--max-frames", type=int, default=None, metavar="N", help="stylise only the first N frames")
+    p.add_argument("--fps", type=float, default=None,
+                   help="frame rate of the outputs (default: the clip's; 24 for a folder of frames)")
+    p.add_argument("--frame-init", choices=FRAME_INITS, default="flow",
+                   help="how each frame after the first starts: the previous output warped by the optical flow, "
+                        "the previous output as it is, or the frame itself")
+    p.add_argument("--temporal-weight", type=float, default=DEFAULT_TEMPORAL_WEIGHT,
+                   help="lambda_t: weight of the temporal loss (0: none)")
+    p.add_argument("--long-term", type=_offsets, default=None, metavar="J,J,...",
+                   help="hold each frame to the outputs this many frames back, e.g. 1,2,4 (default: 1, short-term)")
+    p.add_argument("--follow-steps", type=int, default=None, metavar="N",
+                   help="steps for each frame after the first (default: half of --steps)")
+    p.add_argument("--flow", choices=FLOW_METHODS, default="dis", help="optical flow method (OpenCV)")
+    p.add_argument("--independent", action="store_true",
+                   help="stylise every frame on its own (no temporal consistency): the baseline")
+    p.add_argument("--compare", action="store_true",
+                   help="also stylise every frame independently, write it as OUT_independent.*, and print both "
+                        "flicker measures")
+    _add_config_options(p, blend_weights=True)
+    _add_machine_options(p)
+    p.set_defaults(size=DEFAULT_VIDEO_SIZE)
+    return p
+
+
+def _independent_path(path: Path) -> Path:
+    return path.with_name(f"{path.stem}_independent{path.suffix}")
+
+
+def _stylise(video: VideoTransfer, label: str, quiet: bool) -> bool:
+    """Run ``video`` under a progress bar; False when interrupted (the frames so far are kept)."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=video.total, disable=quiet, unit="step", dynamic_ncols=True, file=sys.stderr, desc=label)
+    try:
+        for event in video:
+            bar.n = event.step
+            if event.event is not None:
+                bar.set_postfix(frame=f"{event.frame + 1}/{event.frames}",
+                                step=f"{event.event.step}/{event.event.total}",
+                                loss=f"{event.event.losses['total']:.4g}", refresh=False)
+            bar.refresh()
+    except KeyboardInterrupt:
+        video.close()
+        return False
+    finally:
+        bar.close()
+    return True
+
+
+def _flicker_text(value: float | None) -> str:
+    return "n/a (fewer than two frames)" if value is None else f"{value:.3g}"
+
+
+def video_main(argv: Sequence[str]) -> int:
+    """``python -m nst video ...``; bad input raises ``UsageError`` / ``ValueError`` for ``nst.cli.main``."""
+    args = build_video_parser().parse_args(list(argv))
+    config = config_from_args(args)
+    outputs = [check_output(path) for path in args.output]
+    if args.max_frames is not None and args.max_frames < 1:
+        raise UsageError(f"--max-frames must be at least 1, got {args.max_frames}")
+    if args.independent and args.compare:
+        raise UsageError("--compare already renders the independent baseline beside the consistent video: "
+                         "drop --independent")
+    _check_counts(args, len(args.styles))
+    clip = read_clip(args.clip, max_frames=args.max_frames, max_side=max(args.size, 1), fps=args.fps)
+    styles = [load_image(path) for path in args.styles]
+    init_image = load_image(args.init) if config.init == "image" else None
+    model = _load_model(args)
+    options = dict(frame_init=args.frame_init, temporal_weight=args.temporal_weight, long_term=args.long_term,
+                   follow_steps=args.follow_steps, flow_method=args.flow, init_image=init_image, device=args.device)
+    video = VideoTransfer(model, clip.frames, styles, config, independent=args.independent, **options)
+    print(f"nst: {len(clip.frames)} frame(s) at {clip.fps:g} fps, "
+          f"{'x'.join(map(str, video.frames[0].size))} px", file=sys.stderr)
+    finished = _stylise(video, "independent" if args.independent else "video", args.quiet)
+    images = video.results()
+    if not images:
+        print("nst: interrupted before the first frame had an image; nothing written", file=sys.stderr)
+        return 130
+    for path in outputs:
+        write_clip(images, path, clip.fps)
+    print(f"flicker (mean warping error over reliable pixels, lower is steadier): {_flicker_text(video.flicker())}")
+    print(f"flicker of the input clip itself: {_flicker_text(video.input_flicker())}")
+    if finished and args.compare:
+        baseline = VideoTransfer(model, clip.frames, styles, config, independent=True, **options)
+        finished = _stylise(baseline, "independent", args.quiet)
+        if baseline.results():
+            for path in outputs:
+                write_clip(baseline.results(), _independent_path(path), clip.fps)
+        ours, theirs = video.flicker(), baseline.flicker()
+        print(f"flicker of independently stylised frames: {_flicker_text(theirs)}")
+        if finished and ours and theirs:
+            print(f"the independent frames flicker {theirs / ours:.1f}x as much")
+    if video.stop_reason == "nan":
+        print("nst: error: the loss became NaN; wrote the frames so far. Try a lower --lr or --style-weight",
+              file=sys.stderr)
+        return 1
+    if not finished:
+        print(f"nst: interrupted; wrote the {len(images)} frame(s) so far", file=sys.stderr)
+        return 130
+    return 0
