@@ -41,6 +41,7 @@ with ``stop_reason == "nan"`` and the last good image.
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 from dataclasses import dataclass
 from typing import Callable, Iterator, Mapping, Sequence
@@ -272,7 +273,9 @@ class StyleTransfer:
             if weight == 0:
                 grams.append(None)
                 continue
-            longest = max(16, round(max(shape) * c.style_scale * scale))
+            # The style image's short side is kept at MIN_SIDE or more, like the output's.
+            w, h = style.size
+            longest = max(round(max(shape) * c.style_scale * scale), math.ceil(MIN_SIDE * max(w, h) / min(w, h)))
             s = to_tensor(resize_longest(style, longest), self.device)
             feats = self._features(s, c.style_layers)
             if mask is None:

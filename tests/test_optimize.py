@@ -236,3 +236,11 @@ def test_an_image_too_thin_for_the_size_is_refused_and_thin_coarse_levels_are_le
                         TransferConfig(size=400, steps=4, scales=3, min_scale_size=16), device="cpu")
     assert run.sizes == [400]  # 200 px wide would be 10 px tall: too thin for VGG's pooling
     assert run.steps_per_scale == [4]
+
+
+def test_a_wide_painting_at_a_coarse_scale_keeps_a_short_side_vgg_can_pool(tiny_model, content):
+    wide = Image.new("RGB", (640, 100), (200, 120, 40))
+    run = StyleTransfer(tiny_model, content, [wide], TransferConfig(size=48, steps=2, scales=2, min_scale_size=16),
+                        device="cpu")
+    events = list(run)
+    assert len(events) == 2 and run.stop_reason == "finished"
