@@ -21,6 +21,7 @@ from .features import VGG19Features
 from .image import to_pil
 from .montage import grid
 from .optimize import StepEvent, StyleTransfer
+from .sequence import RunSequence
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ class SweepEvent:
     result: Image.Image | None = None  # the job's finished image, on the event closing it
 
 
-class Sweep:
+class Sweep(RunSequence):
     """Runs ``jobs`` in order on one model; iterate it for ``SweepEvent``s, then call ``results()``."""
 
     def __init__(self, model: VGG19Features, jobs: Sequence[Job], device: str | torch.device = "auto") -> None:
@@ -60,11 +61,8 @@ class Sweep:
         self.jobs = list(jobs)
         self.device = device
         self.total = sum(job.config.steps for job in self.jobs)
-        self.stop_reason: str | None = None    # "finished", "cancelled" or "nan"
-        self._done: list[Image.Image] = []
+        super().__init__()
         self._raw: torch.Tensor | None = None   # the last finished run's image as optimised (for warm starts)
-        self._run: StyleTransfer | None = None
-        self._iterator: Iterator[SweepEvent] | None = None
 
     @property
     def labels(self) -> list[str]:
@@ -74,39 +72,15 @@ class Sweep:
     def values(self) -> list[float | None]:
         return [job.value for job in self.jobs]
 
-    def __iter__(self) -> Iterator[SweepEvent]:
-        if self._iterator is None:
-            self._iterator = self._sweep()
-        return self._iterator
-
-    def close(self) -> None:
-        """Cancel; ``results()`` keeps what was done, the run in progress included."""
-        if self._iterator is not None:
-            self._iterator.close()
-        if self._run is not None and self._run.stop_reason is None:
-            self._run.close()
-        if self.stop_reason is None:
-            self.stop_reason = "cancelled"
-
-    def run(self) -> list[Image.Image]:
-        """Run every job and return the images."""
-        for _ in self:
-            pass
-        return self.results()
-
-    def results(self) -> list[Image.Image]:
-        """The finished images, in job order, then the best image so far of an unfinished run."""
-        images = list(self._done)
-        if self._run is not None and len(images) < len(self.jobs) and self._run.has_image:
-            images.append(self._run.result())
-        return images
+    def _planned(self) -> int:
+        return len(self.jobs)
 
     def grid(self, columns: int | None = None, labels: bool = True) -> Image.Image:
         """``results()`` as one image, captioned with the jobs' labels unless ``labels`` is False."""
         images = self.results()
         return grid(images, columns, self.labels[: len(images)] if labels else None)
 
-    def _sweep(self) -> Iterator[SweepEvent]:
+    def _events(self) -> Iterator[SweepEvent]:
         done_steps = 0
         try:
             for index, job in enumerate(self.jobs):

@@ -38,6 +38,7 @@ from .features import VGG19Features
 from .flow import FLOW_METHODS, Correspondence, correspondence, warp
 from .image import resize_longest, to_pil
 from .optimize import StepEvent, StyleTransfer
+from .sequence import RunSequence
 from .temporal import TemporalLoss, flicker, long_term_weights
 
 FRAME_INITS = ("flow", "previous", "content")
@@ -57,7 +58,7 @@ class VideoEvent:
     result: Image.Image | None = None  # the frame's finished image, on the event closing it
 
 
-class VideoTransfer:
+class VideoTransfer(RunSequence):
     """Stylises ``frames`` (PIL images of one size) after ``styles``; iterate it for ``VideoEvent``s,
     then call ``results()``. Frames are resized so their longest side is ``config.size``.
 
@@ -118,41 +119,14 @@ class VideoTransfer:
         self.init_image = init_image
         self.device = device
         self.total = config.steps + (len(self.frames) - 1) * self.follow_steps
-        self.stop_reason: str | None = None          # "finished", "cancelled" or "nan"
+        super().__init__()
         self.links: list[Correspondence | None] = [None] * len(self.frames)  # frame t to t - 1
-        self._done: list[Image.Image] = []
         self._raw: dict[int, torch.Tensor] = {}      # outputs as optimised, for warping
-        self._run: StyleTransfer | None = None
-        self._iterator: Iterator[VideoEvent] | None = None
 
     # -- the public surface ------------------------------------------------------------------------
 
-    def __iter__(self) -> Iterator[VideoEvent]:
-        if self._iterator is None:
-            self._iterator = self._frames()
-        return self._iterator
-
-    def close(self) -> None:
-        """Cancel; ``results()`` keeps the finished frames and the current frame's best image so far."""
-        if self._iterator is not None:
-            self._iterator.close()
-        if self._run is not None and self._run.stop_reason is None:
-            self._run.close()
-        if self.stop_reason is None:
-            self.stop_reason = "cancelled"
-
-    def run(self) -> list[Image.Image]:
-        """Stylise every frame and return the outputs."""
-        for _ in self:
-            pass
-        return self.results()
-
-    def results(self) -> list[Image.Image]:
-        """The finished frames in order, then the best image so far of an unfinished frame."""
-        images = list(self._done)
-        if self._run is not None and len(images) < len(self.frames) and self._run.has_image:
-            images.append(self._run.result())
-        return images
+    def _planned(self) -> int:
+        return len(self.frames)
 
     def flicker(self) -> float | None:
         """The mean warping error between consecutive outputs so far (``nst.temporal.flicker``); None
@@ -204,7 +178,7 @@ class VideoTransfer:
         return StyleTransfer(self.model, frame, self.styles, config, init_image=init_image, device=self.device,
                              extra_terms=extra)
 
-    def _frames(self) -> Iterator[VideoEvent]:
+    def _events(self) -> Iterator[VideoEvent]:
         done_steps, count = 0, len(self.frames)
         try:
             for i in range(count):
