@@ -33,8 +33,17 @@ class RunSequence:
 
     def __iter__(self) -> Iterator:
         if self._iterator is None:
-            self._iterator = self._events()
+            self._iterator = self._guarded()
         return self._iterator
+
+    def _guarded(self) -> Iterator:
+        """``_events()`` with the stop reason kept: "finished" unless it ended otherwise, "cancelled" when closed."""
+        try:
+            yield from self._events()
+            self.stop_reason = self.stop_reason or "finished"
+        except GeneratorExit:
+            self.stop_reason = self.stop_reason or "cancelled"
+            raise
 
     def close(self) -> None:
         """Cancel; ``results()`` keeps what was done, the run in progress included."""

@@ -82,28 +82,23 @@ class Sweep(RunSequence):
 
     def _events(self) -> Iterator[SweepEvent]:
         done_steps = 0
-        try:
-            for index, job in enumerate(self.jobs):
-                config, options = job.config, dict(job.options)
-                if job.warm_start and self._raw is not None:
-                    config, options["init_image"] = config.replace(init="image"), to_pil(self._raw)
-                run = StyleTransfer(self.model, job.content, list(job.styles), config, device=self.device,
-                                    content_size=job.content_size, **options)
-                self._run = run
-                last: StepEvent | None = None
-                for event in run:
-                    last = event
-                    yield SweepEvent(index, len(self.jobs), job.label, done_steps + event.step, self.total, event)
-                done_steps += config.steps
-                image = run.result()
-                self._done.append(image)
-                self._raw = run.result_tensor()
-                self._run = None
-                yield SweepEvent(index, len(self.jobs), job.label, done_steps, self.total, last, image)
-                if run.stop_reason == "nan":
-                    self.stop_reason = "nan"
-                    return
-            self.stop_reason = "finished"
-        except GeneratorExit:
-            self.stop_reason = self.stop_reason or "cancelled"
-            raise
+        for index, job in enumerate(self.jobs):
+            config, options = job.config, dict(job.options)
+            if job.warm_start and self._raw is not None:
+                config, options["init_image"] = config.replace(init="image"), to_pil(self._raw)
+            run = StyleTransfer(self.model, job.content, list(job.styles), config, device=self.device,
+                                content_size=job.content_size, **options)
+            self._run = run
+            last: StepEvent | None = None
+            for event in run:
+                last = event
+                yield SweepEvent(index, len(self.jobs), job.label, done_steps + event.step, self.total, event)
+            done_steps += config.steps
+            image = run.result()
+            self._done.append(image)
+            self._raw = run.result_tensor()
+            self._run = None
+            yield SweepEvent(index, len(self.jobs), job.label, done_steps, self.total, last, image)
+            if run.stop_reason == "nan":
+                self.stop_reason = "nan"
+                return

@@ -180,28 +180,23 @@ class VideoTransfer(RunSequence):
 
     def _events(self) -> Iterator[VideoEvent]:
         done_steps, count = 0, len(self.frames)
-        try:
-            for i in range(count):
-                run = self._frame_run(i)
-                self._run = run
-                last: StepEvent | None = None
-                for event in run:
-                    last = event
-                    yield VideoEvent(i, count, done_steps + event.step, self.total, event)
-                done_steps += run.config.steps
-                if i > 0:
-                    self._link(i, 1)  # for the flicker measure, whatever the settings
-                image = run.result()
-                self._done.append(image)
-                self._raw[i] = run.result_tensor()
-                for old in [k for k in self._raw if k < i + 1 - max(self.offsets)]:
-                    del self._raw[old]
-                self._run = None
-                yield VideoEvent(i, count, done_steps, self.total, last, image)
-                if run.stop_reason == "nan":
-                    self.stop_reason = "nan"
-                    return
-            self.stop_reason = "finished"
-        except GeneratorExit:
-            self.stop_reason = self.stop_reason or "cancelled"
-            raise
+        for i in range(count):
+            run = self._frame_run(i)
+            self._run = run
+            last: StepEvent | None = None
+            for event in run:
+                last = event
+                yield VideoEvent(i, count, done_steps + event.step, self.total, event)
+            done_steps += run.config.steps
+            if i > 0:
+                self._link(i, 1)  # for the flicker measure, whatever the settings
+            image = run.result()
+            self._done.append(image)
+            self._raw[i] = run.result_tensor()
+            for old in [k for k in self._raw if k < i + 1 - max(self.offsets)]:
+                del self._raw[old]
+            self._run = None
+            yield VideoEvent(i, count, done_steps, self.total, last, image)
+            if run.stop_reason == "nan":
+                self.stop_reason = "nan"
+                return
