@@ -1,0 +1,179 @@
+"""GPU timings: the same engine and defaults as on the CPU, timed on a CUDA card at 512, 1024 and 2048 px.
+
+For each size and precision (float32, and bfloat16 autocast on the convolutions where the card has
+it) one default run (coarse-to-fine over 3 scales, 200 L-BFGS steps) is timed from construction to
+the finished image, the device synchronised at both ends, with the peak GPU memory it allocated and
+the style and content distances of its result (``nst.metrics``, as in ``bench.py``). A warm-up run
+first keeps CUDA's start-up and cuDNN's algorithm choice out of the numbers. Also measured per size:
+one bare VGG-19 forward+backward pass against one step of ours, and pastiche's 500-step run at
+the first size on the same card when it is installed (``--pastiche``).
+
+    python bench/gpu.py                                    # 512 1024 2048, fp32 and bf16
+    python bench/gpu.py --sizes 512 --precisions fp32 --assets ../shared/assets
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+DEVICE = "cuda"  # --device cpu makes a quick dry run of the script itself
+
+
+def synchronized() -> float:
+    """``time.perf_counter()`` after the device has finished all queued work."""
+    if DEVICE == "cuda":
+        torch.cuda.synchronize()
+    return time.perf_counter()
+
+
+def peak_gib() -> float:
+    """GPU memory allocated at the peak since the last reset (0 on the CPU)."""
+    return torch.cuda.max_memory_allocated() / 2**30 if DEVICE == "cuda" else 0.0
+
+
+def timed_run(model, content, style, size: int, precision: str, steps: int) -> dict:
+    """One default run on CUDA: wall seconds, seconds per step, peak GPU memory and the result."""
+    from nst import StyleTransfer, TransferConfig
+
+    if DEVICE == "cuda":
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
+    start = synchronized()
+    run = StyleTransfer(model, content, [style], TransferConfig(size=size, steps=steps, precision=precision,
+                                                                  preview_every=0), device=DEVICE)
+    result = run.run()
+    wall = synchronized() - start
+    return {"wall_s": wall, "s_per_step": wall / steps, "peak_gib": peak_gib(),
+            "stop_reason": run.stop_reason, "result": result}
+
+
+def step_cost(model, content, size: int, repeats: int = 10) -> dict:
+    """Seconds per bare VGG-19 forward+backward (relu1_1 … relu5_1, relu4_2) and per step of ours at ``size``."""
+    from nst import StyleTransfer, TransferConfig
+    from nst.features import CONTENT_LAYERS, STYLE_LAYERS
+    from nst.image import resize_longest, to_tensor
+
+    x = to_tensor(resize_longest(content, size), DEVICE).requires_grad_(True)
+    layers = list(dict.fromkeys(STYLE_LAYERS + CONTENT_LAYERS))
+
+    def bare() -> None:
+        x.grad = None
+        features = model(x, layers)
+        sum(f.sum() for f in features.values()).backward()
+
+    for _ in range(3):
+        bare()
+    start = synchronized()
+    for _ in range(repeats):
+        bare()
+    bare_s = (synchronized() - start) / repeats
+    run = StyleTransfer(model, content, [content], TransferConfig(size=size, steps=repeats + 3, scales=1,
+                                                                    preview_every=0), device=DEVICE)
+    times = [event.elapsed for event in run]
+    step_s = (times[-1] - times[2]) / (len(times) - 3)  # the first steps set targets and warm up
+    torch.set_grad_enabled(True)
+    return {"bare_s": bare_s, "step_s": step_s, "ratio": step_s / bare_s}
+
+
+def pastiche_run(content: Path, style: Path, size: int, steps: int, out: Path) -> float:
+    """Wall seconds of pastiche's own command line on the card (a fresh process, weights loading included)."""
+    command = [sys.executable, "-m", "pastiche", "--content", str(content), "--styles", str(style),
+               "--output", str(out), "--size", str(size), "--num-steps", str(steps), "--device", DEVICE,
+               "--seed", "0", "--no-verbose"]
+    start = time.perf_counter()
+    subprocess.run(command, check=True, cwd=ROOT)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[512, 1024, 2048])
+    parser.add_argument("--precisions", nargs="+", default=["fp32", "bf16"], choices=["fp32", "bf16"])
+    parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--pair", default="tubingen:starry_night", metavar="CONTENT:STYLE")
+    parser.add_argument("--assets", type=Path, default=ROOT.parent / "shared" / "assets")
+    parser.add_argument("--pastiche", action="store_true", help="also time pastiche at the first size")
+    parser.add_argument("--pastiche-steps", type=int, default=500, help="pastiche's steps (500: its converged result)")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "gpu")
+    parser.add_argument("--cudnn-benchmark", action="store_true", help="let cuDNN time its algorithms per shape")
+    parser.add_argument("--device", default="cuda", choices=["cuda", "cpu"], help="cpu: a dry run of the script")
+    args = parser.parse_args()
+    global DEVICE
+    DEVICE = args.device
+    if DEVICE == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("no CUDA device: this script times the GPU path")
+    torch.backends.cudnn.benchmark = args.cudnn_benchmark
+
+    sys.path.insert(0, str(ROOT))
+    import nst
+    from nst.metrics import content_distance, style_distance
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    content_name, style_name = args.pair.split(":")
+    content_path = next((args.assets / "content").glob(f"{content_name}.*"))
+    style_path = next((args.assets / "style").glob(f"{style_name}.*"))
+    content, style = nst.load_image(content_path), nst.load_image(style_path)
+    model = nst.load_model("pastiche").to(DEVICE)
+    card = torch.cuda.get_device_name() if DEVICE == "cuda" else "CPU"
+    print(f"{card}; torch {torch.__version__}, CUDA {torch.version.cuda}, cuDNN {torch.backends.cudnn.version()}",
+          flush=True)
+
+    for precision in args.precisions:  # warm-up: CUDA context, cuDNN algorithm choice, autocast caches
+        timed_run(model, content, style, 256, precision, 30)
+
+    rows = []
+    for size in args.sizes:
+        for precision in args.precisions:
+            measured = timed_run(model, content, style, size, precision, args.steps)
+            result = measured.pop("result")
+            result.save(args.out / f"{content_name}_{style_name}_{size}_{precision}.png")
+            row = {"size": size, "precision": precision, "steps": args.steps, **measured,
+                   "style_distance": style_distance(model, result, style),
+                   "content_distance": content_distance(model, result, content),
+                   "photo_style_distance": style_distance(model, nst.image.resize_longest(content, size), style)}
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    costs = {size: step_cost(model, content, size) for size in args.sizes}
+    for size, cost in costs.items():
+        print(json.dumps({"size": size, **cost}), flush=True)
+
+    pastiche = None
+    if args.pastiche:
+        size = args.sizes[0]
+        out = args.out / f"{content_name}_{style_name}_{size}_pastiche.png"
+        wall = pastiche_run(content_path, style_path, size, args.pastiche_steps, out)
+        result = nst.load_image(out)
+        pastiche = {"size": size, "steps": args.pastiche_steps, "wall_s": wall, "style_distance": style_distance(model, result, style),
+                    "content_distance": content_distance(model, result, content)}
+        print(json.dumps({"pastiche": pastiche}), flush=True)
+
+    (args.out / "gpu.json").write_text(json.dumps({"card": card, "rows": rows, "step_cost": costs,
+                                                   "pastiche": pastiche}, indent=2))
+    print(f"\n{card}\n")
+    print("| size | precision | steps | wall time (s) | s/step | peak GPU memory (GiB) | style distance | content distance |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['size']} | {r['precision']} | {r['steps']} | {r['wall_s']:.2f} | {r['s_per_step']:.4f} "
+              f"| {r['peak_gib']:.2f} | {r['style_distance']:.3f} (photo: {r['photo_style_distance']:.3f}) "
+              f"| {r['content_distance']:.3f} |")
+    print("\n| size | bare VGG-19 forward+backward (ms) | one step of ours (ms) | ratio |")
+    print("|---|---|---|---|")
+    for size, cost in costs.items():
+        print(f"| {size} | {cost['bare_s'] * 1000:.1f} | {cost['step_s'] * 1000:.1f} | {cost['ratio']:.2f} |")
+    if pastiche:
+        print(f"\npastiche, {pastiche['steps']} steps at {pastiche['size']} px: {pastiche['wall_s']:.1f} s, style {pastiche['style_distance']:.3f}, "
+              f"content {pastiche['content_distance']:.3f}")
+
+
+if __name__ == "__main__":
+    main()
