@@ -53,7 +53,8 @@ class TransferConfig:
     early_stop_tol: float = 0.0           # stop a scale when the loss improved by less than this fraction ...
     early_stop_patience: int = 20         # ... over this many steps (tol 0 turns early stopping off)
     seed: int = 0                         # seeds noise init, so CPU runs repeat exactly
-    precision: str = "fp32"               # "bf16" runs convolutions in bfloat16 autocast; "auto" picks
+    precision: str = "auto"               # "fp32"; "bf16": convolutions in bfloat16 autocast (Grams, losses
+                                          # float32); "auto": bf16 where the device runs it natively (nst.device)
     preview_every: int = 10               # a preview image every this many steps (0: none but the last)
     preserve_color: str = "off"           # keep the content's colours: "off", "luminance" (optimise luminance
                                           # only), "yuv"/"ycrcb"/"lab"/"luv" (colour swap after optimising),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from nst.config import TransferConfig
@@ -244,3 +245,27 @@ def test_a_wide_painting_at_a_coarse_scale_keeps_a_short_side_vgg_can_pool(tiny_
                         device="cpu")
     events = list(run)
     assert len(events) == 2 and run.stop_reason == "finished"
+
+
+# -- Precision -------------------------------------------------------------------------------------------------
+
+
+def test_bf16_autocast_keeps_grams_and_losses_in_float32_and_tracks_the_float32_run(tiny_model, content, style):
+    fp32 = transfer(tiny_model, content, [style], precision="fp32", steps=4)
+    bf16 = transfer(tiny_model, content, [style], precision="bf16", steps=4)
+    assert bf16.dtype == torch.bfloat16
+    features = bf16._features(torch.rand(1, 3, 32, 24), ["relu1_1", "relu3_1"])
+    assert all(f.dtype == torch.float32 for f in features.values())
+    a, b = run_all(fp32)[0].losses, run_all(bf16)[0].losses
+    assert all(np.isfinite(list(b.values())))
+    assert b["style"] == pytest.approx(a["style"], rel=0.15)  # bfloat16 keeps 2-3 significant digits
+    assert bf16.result().size == fp32.result().size
+
+
+def test_auto_precision_is_float32_where_bfloat16_is_not_native(tiny_model, content, style, monkeypatch):
+    import nst.device
+
+    monkeypatch.setattr(nst.device, "bf16_is_native", lambda device: False)
+    assert transfer(tiny_model, content, [style]).dtype == torch.float32
+    monkeypatch.setattr(nst.device, "bf16_is_native", lambda device: True)
+    assert transfer(tiny_model, content, [style]).dtype == torch.bfloat16
