@@ -22,7 +22,8 @@ results:
 While a run goes, the page shows a progress bar with the step count and the time left, a preview
 every few steps and a live plot of the weighted loss terms. **Stop** ends the run after the current
 step and keeps the best image so far: it sets this browser session's stop flag, which the run checks
-each step (a queue cancellation would end the run before it could hand its image back). A result is
+each step (a queue cancellation would end the run before it could hand its image back). A run out of
+GPU memory starts again smaller, then with Adam (``nst.recovery``), and the status line says so. A result is
 a PNG with the run's settings embedded (``nst.read_settings`` reads them back); **Continue from
 this** starts a new run from it (``init = "image"``).
 
@@ -79,8 +80,9 @@ from nst.hub_presets import load_from_hub
 from nst.interpolate import interpolate as interpolation_sweep
 from nst.montage import save_gif
 from nst.presets import Preset, PresetError
+from nst.recovery import RetryingTransfer
 from nst.sweep import Sweep
-from nst.texture import synthesize
+from nst.texture import texture_config
 from nst.video import DEFAULT_TEMPORAL_WEIGHT, VideoTransfer
 from nst.video_io import VIDEO_SUFFIXES, VideoError, read_clip, write_clip
 
@@ -344,6 +346,14 @@ def _engine(make, *args, **kwargs):
         raise gr.Error(str(exc)) from None
 
 
+def _single_run(content: Image.Image | None, styles: list[Image.Image], config: TransferConfig,
+                **options) -> RetryingTransfer:
+    """One ``StyleTransfer`` that, out of memory, starts again smaller (``nst.recovery``), saying so."""
+    model = get_model()
+    return _engine(RetryingTransfer,
+                   lambda c: nst.StyleTransfer(model, content, styles, c, device=device(), **options), config)
+
+
 def painted_mask(editor_value) -> Image.Image | None:
     """The strokes painted in a ``gr.ImageEditor`` as a grey mask (white where painted); None if none."""
     if not editor_value:
@@ -449,19 +459,26 @@ def _ending(stop_reason: str | None, step: int, total: int, elapsed: float, fail
     return f"{head} ({elapsed:.0f} s on {device().type.upper()}.) {note}"
 
 
-def _stream_run(run: nst.StyleTransfer, *, mode: str, settings: dict[str, Any], request: gr.Request | None,
+def _stream_run(run: RetryingTransfer, *, mode: str, settings: dict[str, Any], request: gr.Request | None,
                 progress, preset: Preset | None = None) -> Iterator[tuple]:
     """Iterate ``run``, yielding previews and the loss plot, then the saved result; Stop keeps the best image.
 
+    When the run starts again lighter after running out of memory, the status line says so from then on.
     The result's PNG carries the run's settings and the preset that describes the run (see ``_run_preset``).
     """
-    clock, last_update, step, failure = _Clock(), 0.0, 0, None
+    clock, last_update, step, failure, shown = _Clock(), 0.0, 0, None, 0
     progress((0, run.total), desc="Starting", unit="steps")
     with _stoppable(request) as stop_flag:
         try:
             for event in run:
                 step = event.step
+                if len(run.notices) > shown:  # out of memory: a lighter run started over
+                    shown = len(run.notices)
+                    clock.first_step_at = None
+                    gr.Warning(_notices(run.notices[-1:]))
                 text = clock.text(event.step, event.total, _detail(event))
+                if run.notices:
+                    text = f"{_notices(run.notices[-1:])} {text}"
                 progress((event.step, event.total), desc=text, unit="steps")
                 if stop_flag.is_set():
                     run.close()
@@ -480,8 +497,14 @@ def _stream_run(run: nst.StyleTransfer, *, mode: str, settings: dict[str, Any], 
                                         "stop_reason": run.stop_reason if not failure else "failed",
                                         "steps_done": step,
                                         **_run_preset(preset, run, settings.get("styles") or [], mode)})
-    status = _ending(run.stop_reason, step, run.total, clock.elapsed, failure)
+    status = _ending(run.stop_reason, step, run.total, clock.elapsed, failure,
+                     note=f"{_notices(run.notices)} The PNG carries its settings.".lstrip())
     yield gr.skip(), _loss_frame(run.history), status, str(path), str(path)
+
+
+def _notices(notices: Sequence[str]) -> str:
+    """Retry notices as sentences: "Out of GPU memory at 1024 px; retrying at 768 px." """
+    return " ".join(f"{notice[:1].upper()}{notice[1:]}." for notice in notices)
 
 
 def _stream_sweep(sweep: Sweep, config: TransferConfig, *, mode: str, settings: dict[str, Any],
@@ -577,8 +600,7 @@ def stylize(content, style, size=256, steps=100, content_weight=1.0, style_weigh
     config = _config(size=size, steps=steps, content_weight=content_weight, style_weight=style_weight,
                      tv_weight=tv_weight, optimizer=optimizer, init=init, pooling=pooling, seed=seed, scales=scales,
                      content_layers=content_layers, style_layers=style_layers, **_preset_extras(preset))
-    run = _engine(nst.StyleTransfer, get_model(), content_image, [style_image], config, device=device(),
-                  init_image=_init_image(init, init_image))
+    run = _single_run(content_image, [style_image], config, init_image=_init_image(init, init_image))
     yield from _stream_run(run, mode="single", settings={"content": _name(content), "styles": [_name(style)]},
                            request=request, progress=progress, preset=_as_used(preset, [style_image]))
 
@@ -606,8 +628,7 @@ def stylize_multi(content, style_1, weight_1, style_2, weight_2, style_3=None, w
                      tv_weight=tv_weight, optimizer=optimizer, init=init, pooling=pooling, seed=seed, scales=scales,
                      content_layers=content_layers, style_layers=style_layers,
                      style_blend_weights=tuple(float(w) for w in weights), **_preset_extras(preset))
-    run = _engine(nst.StyleTransfer, get_model(), content_image, styles, config, device=device(),
-                  init_image=_init_image(init, init_image))
+    run = _single_run(content_image, styles, config, init_image=_init_image(init, init_image))
     yield from _stream_run(run, mode="multi", request=request, progress=progress, preset=_as_used(preset, styles),
                            settings={"content": _name(content), "styles": [_name(s) for _, s, _ in given]})
 
@@ -671,8 +692,8 @@ def stylize_masked(content, style_1, mask_1=None, paint_1=None, style_2=None, ma
     config = _config(size=size, steps=steps, content_weight=content_weight, style_weight=style_weight,
                      tv_weight=tv_weight, optimizer=optimizer, init=init, pooling=pooling, seed=seed, scales=scales,
                      content_layers=content_layers, style_layers=style_layers)
-    run = _engine(nst.StyleTransfer, get_model(), content_image, styles, config, device=device(),
-                  init_image=_init_image(init, init_image), style_masks=masks, default_style=default_style)
+    run = _single_run(content_image, styles, config, init_image=_init_image(init, init_image), style_masks=masks,
+                      default_style=default_style)
     yield from _stream_run(run, mode="masked", request=request, progress=progress,
                            settings={"content": _name(content), "styles": names, "rest": rest})
 
@@ -688,8 +709,7 @@ def stylize_color(content, style, method="luminance", amount=1.0, size=256, step
                      tv_weight=tv_weight, optimizer=optimizer, init=init, pooling=pooling, seed=seed, scales=scales,
                      content_layers=content_layers, style_layers=style_layers, preserve_color=method,
                      color_amount=amount)
-    run = _engine(nst.StyleTransfer, get_model(), content_image, [style_image], config, device=device(),
-                  init_image=_init_image(init, init_image))
+    run = _single_run(content_image, [style_image], config, init_image=_init_image(init, init_image))
     yield from _stream_run(run, mode="color", settings={"content": _name(content), "styles": [_name(style)]},
                            request=request, progress=progress)
 
@@ -705,7 +725,7 @@ def texture(style, width=256, height=256, steps=100, style_weight=20.0, tv_weigh
     config = _config(size=max(width, height), steps=steps, content_weight=0.0, style_weight=style_weight,
                      tv_weight=tv_weight, optimizer=optimizer, init="noise", pooling=pooling, seed=seed,
                      scales=scales, style_layers=style_layers)
-    run = _engine(synthesize, get_model(), style_image, (height, width), config, device=device())
+    run = _single_run(None, [style_image], texture_config(config), content_size=(height, width))
     yield from _stream_run(run, mode="texture", settings={"content": None, "styles": [_name(style)]},
                            request=request, progress=progress)
 

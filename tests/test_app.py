@@ -14,6 +14,7 @@ from PIL import Image, ImageDraw
 
 import app
 import nst
+from memory_limited import MemoryLimited
 from nst.features import VGG19Features
 from nst.weights import save_features
 
@@ -116,6 +117,19 @@ def test_a_failing_run_still_hands_back_its_best_image(photo, painting, tiny_wei
     settings = final_settings(outputs)
     assert settings["stop_reason"] == "failed" and 0 < settings["steps_done"] < 20
     assert "RuntimeError: device lost" in outputs[-1][STATUS] and "best image so far is kept" in outputs[-1][STATUS]
+
+
+def test_out_of_memory_retries_smaller_and_says_so(photo, painting, tiny_weights, monkeypatch):
+    monkeypatch.setattr(app, "get_model", lambda: MemoryLimited(tiny_weights, most=48))
+    monkeypatch.setattr("nst.recovery.DEFAULT_FLOOR", 16)
+    with pytest.warns(UserWarning, match="Out of memory at 64 px; retrying at 48 px"):  # gr.Warning, outside a page
+        outputs = list(app.stylize(photo, painting, size=64, steps=4))
+    assert all(o[STATUS].startswith("Out of memory at 64 px; retrying at 48 px. Step") for o in outputs[:-1])
+    assert outputs[-1][STATUS].startswith("Done: 4 steps")
+    assert "Out of memory at 64 px; retrying at 48 px. The PNG carries its settings." in outputs[-1][STATUS]
+    settings = final_settings(outputs)
+    assert settings["config"]["size"] == 48 and settings["stop_reason"] == "finished"
+    assert max(Image.open(outputs[-1][RESULT]).size) == 48
 
 
 def test_multiple_styles_skip_empty_slots(photo, painting, assets):
