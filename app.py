@@ -22,7 +22,11 @@ results:
 While a run goes, the page shows a progress bar with the step count and the time left, a preview
 every few steps and a live plot of the weighted loss terms. **Stop** ends the run after the current
 step and keeps the best image so far: it sets this browser session's stop flag, which the run checks
-each step (a queue cancellation would end the run before it could hand its image back). A result is
+each step (a queue cancellation would end the run before it could hand its image back). A run (a
+sweep, a clip: whatever one button started) stops the same way once it has taken ``NST_TIME_LIMIT``
+seconds (default ``TIME_LIMITS``: 900 on the CPU, 1800 on a GPU; 0: no limit), and the status line
+says so and how to get further. A run out of GPU memory starts again smaller, then with Adam
+(``nst.recovery``), and the status line says so. A result is
 a PNG with the run's settings embedded (``nst.read_settings`` reads them back); **Continue from
 this** starts a new run from it (``init = "image"``).
 
@@ -79,8 +83,9 @@ from nst.hub_presets import load_from_hub
 from nst.interpolate import interpolate as interpolation_sweep
 from nst.montage import save_gif
 from nst.presets import Preset, PresetError
+from nst.recovery import RetryingTransfer
 from nst.sweep import Sweep
-from nst.texture import synthesize
+from nst.texture import texture_config
 from nst.video import DEFAULT_TEMPORAL_WEIGHT, VideoTransfer
 from nst.video_io import VIDEO_SUFFIXES, VideoError, read_clip, write_clip
 
@@ -96,6 +101,7 @@ PLOT_INTERVAL_S = 0.5                        # the loss plot is refreshed at mos
 PLOT_DECADES = 4                             # the loss plot shows this many powers of ten below its top
 MAX_KEPT_OUTPUTS = 500                       # older results in the output folder are deleted
 GPU_SECONDS = 240                            # what one run may take on ZeroGPU hardware
+TIME_LIMITS = {"cuda": 1800, "cpu": 900}     # seconds a run may take before it stops as Stop does
 MAX_STYLES = 4
 VIDEO_SIZES = {"cuda": 384, "cpu": 128}     # default longest side of a video's frames
 VIDEO_FRAMES = {"cuda": (48, 240), "cpu": (8, 24)}  # default and most frames of a clip on each device
@@ -140,6 +146,21 @@ def default_size() -> int:
 
 def default_steps() -> int:
     return DEFAULT_STEPS.get(device().type, DEFAULT_STEPS["cuda"])
+
+
+def time_limit() -> float | None:
+    """Seconds one run may take (``NST_TIME_LIMIT``, default the device's ``TIME_LIMITS``); None: no limit (0)."""
+    text = os.environ.get("NST_TIME_LIMIT", "").strip()
+    if not text:
+        return TIME_LIMITS.get(device().type, TIME_LIMITS["cuda"])
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not (math.isfinite(seconds) and seconds >= 0):
+        raise gr.Error(f"NST_TIME_LIMIT must be a number of seconds (0: no limit), got {text!r}: fix it where the "
+                       "app is started")
+    return seconds or None
 
 
 def weights_spec() -> str:
@@ -344,6 +365,14 @@ def _engine(make, *args, **kwargs):
         raise gr.Error(str(exc)) from None
 
 
+def _single_run(content: Image.Image | None, styles: list[Image.Image], config: TransferConfig,
+                **options) -> RetryingTransfer:
+    """One ``StyleTransfer`` that, out of memory, starts again smaller (``nst.recovery``), saying so."""
+    model = get_model()
+    return _engine(RetryingTransfer,
+                   lambda c: nst.StyleTransfer(model, content, styles, c, device=device(), **options), config)
+
+
 def painted_mask(editor_value) -> Image.Image | None:
     """The strokes painted in a ``gr.ImageEditor`` as a grey mask (white where painted); None if none."""
     if not editor_value:
@@ -400,11 +429,16 @@ def _loss_frame(history: Sequence[dict[str, float]]) -> pd.DataFrame:
 
 
 class _Clock:
-    """Step count and time left; the rate is taken from the steps after the first (which also warms up)."""
+    """Step count and time left; the rate is taken from the steps after the first (which also warms up).
+
+    It also keeps the run's time limit (``time_limit()``): ``out_of_time()`` says when it is used up.
+    """
 
     def __init__(self) -> None:
+        self.limit = time_limit()
         self.start = time.monotonic()
         self.first_step_at: float | None = None
+        self.timed_out = False
 
     def text(self, step: int, total: int, detail: str) -> str:
         now = time.monotonic() - self.start
@@ -417,6 +451,20 @@ class _Clock:
     @property
     def elapsed(self) -> float:
         return time.monotonic() - self.start
+
+    def out_of_time(self) -> bool:
+        """Whether the run has used up its time limit (and so should stop as Stop stops it)."""
+        self.timed_out = self.timed_out or (self.limit is not None and self.elapsed > self.limit)
+        return self.timed_out
+
+    @property
+    def spent(self) -> float | None:
+        """The time limit if the run was stopped by it, else None."""
+        return self.limit if self.timed_out else None
+
+    def stop_reason(self, reason: str | None, failure: str | None) -> str | None:
+        """What a result's PNG records as the reason its run ended."""
+        return "failed" if failure else "time limit" if self.timed_out else reason
 
 
 def _detail(event: nst.StepEvent) -> str:
@@ -433,11 +481,16 @@ def _failure(exc: BaseException, size: int, step: int) -> str:
 
 
 def _ending(stop_reason: str | None, step: int, total: int, elapsed: float, failure: str | None,
-            note: str = "The PNG carries its settings.") -> str:
+            note: str = "The PNG carries its settings.", time_limit: float | None = None) -> str:
+    """The status line after a run; ``time_limit``: the limit, when the run was stopped by it."""
     if failure:
         gr.Warning(failure)
         return f"{failure}. The best image so far is kept."
-    if stop_reason == "nan":
+    if time_limit is not None:
+        head = (f"Stopped at the time limit of {time_limit:g} s, at step {step}/{total}; this is the best image so "
+                f"far. To get further in the time, use fewer steps or a smaller size (or raise NST_TIME_LIMIT "
+                f"where the app is started; 0 is no limit).")
+    elif stop_reason == "nan":
         gr.Warning("The loss became NaN: lower the style weight or the learning rate. The last good image is kept.")
         head = f"The loss became NaN at step {step}; this is the last good image."
     elif stop_reason == "cancelled":
@@ -449,21 +502,28 @@ def _ending(stop_reason: str | None, step: int, total: int, elapsed: float, fail
     return f"{head} ({elapsed:.0f} s on {device().type.upper()}.) {note}"
 
 
-def _stream_run(run: nst.StyleTransfer, *, mode: str, settings: dict[str, Any], request: gr.Request | None,
+def _stream_run(run: RetryingTransfer, *, mode: str, settings: dict[str, Any], request: gr.Request | None,
                 progress, preset: Preset | None = None) -> Iterator[tuple]:
     """Iterate ``run``, yielding previews and the loss plot, then the saved result; Stop keeps the best image.
 
+    When the run starts again lighter after running out of memory, the status line says so from then on.
     The result's PNG carries the run's settings and the preset that describes the run (see ``_run_preset``).
     """
-    clock, last_update, step, failure = _Clock(), 0.0, 0, None
+    clock, last_update, step, failure, shown = _Clock(), 0.0, 0, None, 0
     progress((0, run.total), desc="Starting", unit="steps")
     with _stoppable(request) as stop_flag:
         try:
             for event in run:
                 step = event.step
+                if len(run.notices) > shown:  # out of memory: a lighter run started over
+                    shown = len(run.notices)
+                    clock.first_step_at = None
+                    gr.Warning(_notices(run.notices[-1:]))
                 text = clock.text(event.step, event.total, _detail(event))
+                if run.notices:
+                    text = f"{_notices(run.notices[-1:])} {text}"
                 progress((event.step, event.total), desc=text, unit="steps")
-                if stop_flag.is_set():
+                if stop_flag.is_set() or clock.out_of_time():
                     run.close()
                     break
                 if event.image is not None or time.monotonic() - last_update >= PLOT_INTERVAL_S:
@@ -477,11 +537,17 @@ def _stream_run(run: nst.StyleTransfer, *, mode: str, settings: dict[str, Any], 
     path = _new_output(mode, ".png")
     nst.save_image(run.result(), path, {**settings, "mode": mode, "config": run.config.to_dict(),
                                         "weights": run.model.source, "version": nst.__version__,
-                                        "stop_reason": run.stop_reason if not failure else "failed",
+                                        "stop_reason": clock.stop_reason(run.stop_reason, failure),
                                         "steps_done": step,
                                         **_run_preset(preset, run, settings.get("styles") or [], mode)})
-    status = _ending(run.stop_reason, step, run.total, clock.elapsed, failure)
+    status = _ending(run.stop_reason, step, run.total, clock.elapsed, failure,
+                     note=f"{_notices(run.notices)} The PNG carries its settings.".lstrip(), time_limit=clock.spent)
     yield gr.skip(), _loss_frame(run.history), status, str(path), str(path)
+
+
+def _notices(notices: Sequence[str]) -> str:
+    """Retry notices as sentences: "Out of GPU memory at 1024 px; retrying at 768 px." """
+    return " ".join(f"{notice[:1].upper()}{notice[1:]}." for notice in notices)
 
 
 def _stream_sweep(sweep: Sweep, config: TransferConfig, *, mode: str, settings: dict[str, Any],
@@ -501,7 +567,7 @@ def _stream_sweep(sweep: Sweep, config: TransferConfig, *, mode: str, settings: 
                 detail = f"{sweep_event.label}: run {sweep_event.index + 1}/{sweep_event.count}, {_detail(event)}"
                 text = clock.text(step, sweep.total, detail)
                 progress((step, sweep.total), desc=text, unit="steps")
-                if stop_flag.is_set():
+                if stop_flag.is_set() or clock.out_of_time():
                     sweep.close()
                     break
                 if event.image is not None or time.monotonic() - last_update >= PLOT_INTERVAL_S:
@@ -515,12 +581,12 @@ def _stream_sweep(sweep: Sweep, config: TransferConfig, *, mode: str, settings: 
         raise gr.Error(failure or "The sweep ended before its first image: raise the number of steps")
     record = {**settings, "mode": mode, "config": config.to_dict(), "labels": sweep.labels[: len(images)],
               "weights": sweep.model.source, "version": nst.__version__,
-              "stop_reason": sweep.stop_reason if not failure else "failed", "steps_done": step}
+              "stop_reason": clock.stop_reason(sweep.stop_reason, failure), "steps_done": step}
     grid_path = nst.save_image(sweep.grid(), _new_output(mode, ".png"), record)
     last = str(grid_path)
     if gif and len(images) > 1:
         last = str(save_gif(images, _new_output(mode, ".gif"), duration_ms=300, bounce=True))
-    status = _ending(sweep.stop_reason, step, sweep.total, clock.elapsed, failure)
+    status = _ending(sweep.stop_reason, step, sweep.total, clock.elapsed, failure, time_limit=clock.spent)
     yield gr.skip(), _loss_frame(history), status, str(grid_path), last
 
 
@@ -542,7 +608,7 @@ def _stream_video(video: VideoTransfer, fps: float, *, request: gr.Request | Non
                          f"{_detail(event)}"
                 text = clock.text(step, video.total, detail)
                 progress((step, video.total), desc=text, unit="steps")
-                if stop_flag.is_set():
+                if stop_flag.is_set() or clock.out_of_time():
                     video.close()
                     break
                 if event.image is not None or time.monotonic() - last_update >= PLOT_INTERVAL_S:
@@ -560,7 +626,7 @@ def _stream_video(video: VideoTransfer, fps: float, *, request: gr.Request | Non
     measure = "" if flicker is None else (f"Flicker (mean warping error between consecutive frames): {flicker:.3g}; "
                                           f"the input clip's own: {floor:.3g}.")
     status = _ending(video.stop_reason, step, video.total, clock.elapsed, failure,
-                     note=f"{len(frames)} frame(s) at {fps:g} fps. {measure}")
+                     note=f"{len(frames)} frame(s) at {fps:g} fps. {measure}", time_limit=clock.spent)
     yield gr.skip(), _loss_frame(history), status, gif, mp4, mp4
 
 
@@ -577,8 +643,7 @@ def stylize(content, style, size=256, steps=100, content_weight=1.0, style_weigh
     config = _config(size=size, steps=steps, content_weight=content_weight, style_weight=style_weight,
                      tv_weight=tv_weight, optimizer=optimizer, init=init, pooling=pooling, seed=seed, scales=scales,
                      content_layers=content_layers, style_layers=style_layers, **_preset_extras(preset))
-    run = _engine(nst.StyleTransfer, get_model(), content_image, [style_image], config, device=device(),
-                  init_image=_init_image(init, init_image))
+    run = _single_run(content_image, [style_image], config, init_image=_init_image(init, init_image))
     yield from _stream_run(run, mode="single", settings={"content": _name(content), "styles": [_name(style)]},
                            request=request, progress=progress, preset=_as_used(preset, [style_image]))
 
@@ -606,8 +671,7 @@ def stylize_multi(content, style_1, weight_1, style_2, weight_2, style_3=None, w
                      tv_weight=tv_weight, optimizer=optimizer, init=init, pooling=pooling, seed=seed, scales=scales,
                      content_layers=content_layers, style_layers=style_layers,
                      style_blend_weights=tuple(float(w) for w in weights), **_preset_extras(preset))
-    run = _engine(nst.StyleTransfer, get_model(), content_image, styles, config, device=device(),
-                  init_image=_init_image(init, init_image))
+    run = _single_run(content_image, styles, config, init_image=_init_image(init, init_image))
     yield from _stream_run(run, mode="multi", request=request, progress=progress, preset=_as_used(preset, styles),
                            settings={"content": _name(content), "styles": [_name(s) for _, s, _ in given]})
 
@@ -671,8 +735,8 @@ def stylize_masked(content, style_1, mask_1=None, paint_1=None, style_2=None, ma
     config = _config(size=size, steps=steps, content_weight=content_weight, style_weight=style_weight,
                      tv_weight=tv_weight, optimizer=optimizer, init=init, pooling=pooling, seed=seed, scales=scales,
                      content_layers=content_layers, style_layers=style_layers)
-    run = _engine(nst.StyleTransfer, get_model(), content_image, styles, config, device=device(),
-                  init_image=_init_image(init, init_image), style_masks=masks, default_style=default_style)
+    run = _single_run(content_image, styles, config, init_image=_init_image(init, init_image), style_masks=masks,
+                      default_style=default_style)
     yield from _stream_run(run, mode="masked", request=request, progress=progress,
                            settings={"content": _name(content), "styles": names, "rest": rest})
 
@@ -688,8 +752,7 @@ def stylize_color(content, style, method="luminance", amount=1.0, size=256, step
                      tv_weight=tv_weight, optimizer=optimizer, init=init, pooling=pooling, seed=seed, scales=scales,
                      content_layers=content_layers, style_layers=style_layers, preserve_color=method,
                      color_amount=amount)
-    run = _engine(nst.StyleTransfer, get_model(), content_image, [style_image], config, device=device(),
-                  init_image=_init_image(init, init_image))
+    run = _single_run(content_image, [style_image], config, init_image=_init_image(init, init_image))
     yield from _stream_run(run, mode="color", settings={"content": _name(content), "styles": [_name(style)]},
                            request=request, progress=progress)
 
@@ -705,7 +768,7 @@ def texture(style, width=256, height=256, steps=100, style_weight=20.0, tv_weigh
     config = _config(size=max(width, height), steps=steps, content_weight=0.0, style_weight=style_weight,
                      tv_weight=tv_weight, optimizer=optimizer, init="noise", pooling=pooling, seed=seed,
                      scales=scales, style_layers=style_layers)
-    run = _engine(synthesize, get_model(), style_image, (height, width), config, device=device())
+    run = _single_run(None, [style_image], texture_config(config), content_size=(height, width))
     yield from _stream_run(run, mode="texture", settings={"content": None, "styles": [_name(style)]},
                            request=request, progress=progress)
 

@@ -9,7 +9,8 @@
 
 Defaults are read from ``TransferConfig`` so they are written once. Progress goes to a tqdm bar on
 stderr; bad input ends the program with a one-line ``nst: error: ...`` and exit status 2, a failure
-while running with status 1. An interrupted run (Ctrl-C) still saves the best image so far.
+while running with status 1. An interrupted run (Ctrl-C) still saves the best image so far. A run that
+runs out of memory starts again smaller, then with Adam (``nst.recovery``), saying so on stderr.
 """
 
 from __future__ import annotations
@@ -250,6 +251,7 @@ def run_transfer(args: argparse.Namespace) -> int:
 
     from .cli_presets import output_metadata
     from .optimize import StyleTransfer
+    from .recovery import RetryingTransfer, is_out_of_memory
 
     config = config_from_args(args)
     output = _check_output(args.output)
@@ -271,29 +273,57 @@ def run_transfer(args: argparse.Namespace) -> int:
     mask_images = _open_masks(masks, "--mask")
     image_mask_images = _open_masks(image_masks, "--style-mask")
     model = _load_model(args)
-    run = StyleTransfer(model, content, styles, config, init_image=init_image, device=args.device,
-                        content_size=args.texture_size, style_masks=mask_images,
-                        style_image_masks=image_mask_images, default_style=default_style)
-    settings = {
-        "config": config.to_dict(), "content": Path(args.content).name if args.content is not None else None,
-        "styles": [Path(s).name for s in args.styles], "weights": model.source, "version": __version__,
-    }
-    for key, paths in (("masks", masks), ("style_masks", image_masks)):
-        if paths is not None:
-            settings[key] = [Path(m).name if m is not None else None for m in paths]
-    settings.update(output_metadata(args, config, model.source, output))
+    run = RetryingTransfer(
+        lambda c: StyleTransfer(model, content, styles, c, init_image=init_image, device=args.device,
+                                content_size=args.texture_size, style_masks=mask_images,
+                                style_image_masks=image_mask_images, default_style=default_style),
+        config)
+
+    def settings_for(config: TransferConfig) -> dict:
+        settings = {
+            "config": config.to_dict(), "content": Path(args.content).name if args.content is not None else None,
+            "styles": [Path(s).name for s in args.styles], "weights": model.source, "version": __version__,
+        }
+        for key, paths in (("masks", masks), ("style_masks", image_masks)):
+            if paths is not None:
+                settings[key] = [Path(m).name if m is not None else None for m in paths]
+        settings.update(output_metadata(args, config, model.source, output))
+        return settings
+
     bar = tqdm(total=run.total, disable=args.quiet, unit="step", dynamic_ncols=True, file=sys.stderr)
+    shown, out_of_memory = 0, None
     try:
         for event in run:
+            if len(run.notices) > shown:  # out of memory: a lighter run started over
+                for notice in run.notices[shown:]:
+                    tqdm.write(f"nst: {notice}", file=sys.stderr)
+                shown = len(run.notices)
+                bar.reset(total=run.total)
             bar.update(1)
             bar.set_postfix(loss=f"{event.losses['total']:.4g}", size="x".join(map(str, event.size[::-1])))
             if args.save_every and event.image is not None and event.step % args.save_every == 0:
-                save_image(event.image, output.with_name(f"{output.stem}_step{event.step}.png"), settings)
+                save_image(event.image, output.with_name(f"{output.stem}_step{event.step}.png"),
+                           settings_for(run.attempt.config))
     except KeyboardInterrupt:
         run.close()
+    except Exception as exc:
+        if not is_out_of_memory(exc):
+            raise
+        out_of_memory = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'no memory left'}"
     finally:
         bar.close()
-    save_image(run.result(), output, {**settings, "stop_reason": run.stop_reason})
+    for notice in run.notices[shown:]:
+        print(f"nst: {notice}", file=sys.stderr)
+    if out_of_memory is not None:
+        if not run.has_image:
+            print(f"nst: error: out of memory before the first step ({out_of_memory}); nothing saved. "
+                  "Try a smaller --size, or --device cpu", file=sys.stderr)
+            return 1
+        save_image(run.result(), output, {**settings_for(run.config), "stop_reason": "out of memory"})
+        print(f"nst: error: out of memory at the lightest settings tried ({out_of_memory}); saved the best image "
+              f"so far to {output}. Try a smaller --size, or --device cpu", file=sys.stderr)
+        return 1
+    save_image(run.result(), output, {**settings_for(run.config), "stop_reason": run.stop_reason})
     if run.stop_reason == "nan":
         print("nst: error: the loss became NaN; saved the last good image. Try a lower --lr or --style-weight",
               file=sys.stderr)

@@ -11,6 +11,14 @@ Three sources, tried in this order by ``load_weights("auto")``:
    file is fetched with ``hf_hub_download`` instead. ``HF_HOME``, ``HF_HUB_CACHE``, ``HF_HUB_OFFLINE``,
    ``HF_ENDPOINT``, tokens and revisions behave as everywhere else in ``huggingface_hub``; offline, the
    features copy or a full file already in the Hub cache is used.
+
+   Checksums: the features copy has its sha256 beside it (``features.safetensors.sha256``, in
+   ``sha256sum`` format), checked each time the copy is loaded; a copy that does not match (or has
+   no checksum) is deleted and fetched again, or, offline, replaced from the full file in the Hub cache,
+   else refused with a message that says what to do. A whole file, downloaded or found in the Hub
+   cache, is checked against the sha256 the Hub gives for it (an LFS file's ETag, which also names
+   its blob in the cache); a file that does not match is deleted. (The range-fetched span cannot be
+   checked against the whole file's sha256; it comes over the same HTTPS as a whole download would.)
 2. **A local file** (``load_file``): ``.safetensors``, or ``.pth``/``.pt`` read with
    ``torch.load(weights_only=True)`` (never unpickling arbitrary objects). Keys may be torchvision's
    (``features.0.weight`` …, optionally under a prefix) or this project's (``conv1_1.weight`` …).
@@ -25,6 +33,8 @@ with what was tried and how to fix it.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import importlib.util
 import json
 import os
@@ -248,6 +258,60 @@ def _is_commit(revision: str) -> bool:
     return re.fullmatch(r"[0-9a-f]{40}", revision) is not None
 
 
+def sha256_of(path: str | os.PathLike) -> str:
+    """The sha256 of a file's bytes, as hex."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def checksum_path(copy: Path) -> Path:
+    """Where the sha256 of a features copy is kept: beside it, ``<name>.sha256``."""
+    return copy.with_name(copy.name + ".sha256")
+
+
+def _write_checksum(copy: Path) -> None:
+    """The copy's sha256 beside it, as ``sha256sum`` writes it (``<hex>  <name>``), written atomically."""
+    target = checksum_path(copy)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    tmp.write_text(f"{sha256_of(copy)}  {copy.name}\n")
+    os.replace(tmp, target)
+
+
+def _checksum_problem(copy: Path) -> str | None:
+    """None when ``copy`` matches the sha256 kept beside it; else what is wrong with it."""
+    target = checksum_path(copy)
+    try:
+        expected = target.read_text().split()[0]
+    except (OSError, IndexError):
+        return f"the features copy {copy} has no checksum ({target.name})"
+    if sha256_of(copy) != expected:
+        return f"the features copy {copy} does not match its checksum ({target.name}): it is damaged or was changed"
+    return None
+
+
+def _check_download(path: str, expected: str | None, where: str) -> None:
+    """A whole file from the Hub against the sha256 the Hub gives for it; one that does not match is deleted.
+
+    ``expected`` is the file's ETag: an LFS file's sha256 (64 hex digits). A file kept in git has its
+    git blob id there instead, and is not checked.
+    """
+    if expected is None or re.fullmatch(r"[0-9a-f]{64}", expected) is None:
+        return
+    actual = sha256_of(path)
+    if actual == expected:
+        return
+    blob = Path(path).resolve()
+    for file in (Path(path), blob):
+        file.unlink(missing_ok=True)
+    raise WeightsUnavailable(
+        f"{where}: {blob} has sha256 {actual} but the Hub gives {expected} for it: the download is damaged and "
+        "was deleted; load again to download it afresh"
+    )
+
+
 def _hub_offline() -> bool:
     from huggingface_hub import constants
 
@@ -334,7 +398,7 @@ def load_hub(
     ``cache_dir`` is the Hub cache (default ``$HF_HUB_CACHE``), ``features_dir`` where features-only
     copies go (default ``$HF_HOME/nst``; when it cannot be written, no copy is kept). Offline
     (``HF_HUB_OFFLINE=1`` or no connection), a copy made earlier or a full file already in the Hub
-    cache is used.
+    cache is used. Copies and whole files are checked against their sha256 (see the module notes).
     """
     from huggingface_hub import get_hf_file_metadata, hf_hub_download, hf_hub_url
 
@@ -357,19 +421,45 @@ def load_hub(
         weights = VGGWeights(convs, TORCHVISION, f"hub:{repo_id}@{commit[:12]}")
         try:
             save_features(weights, copy_for(commit))
+            _write_checksum(copy_for(commit))
         except OSError:  # the copy only speeds up later starts; the weights are good without it
+            with contextlib.suppress(OSError):  # a copy without its checksum would be refused anyway
+                copy_for(commit).unlink(missing_ok=True)
             return weights
         remember(commit)
         return weights
 
+    damaged: list[str] = []
+
+    def checked_copy(commit: str) -> VGGWeights | None:
+        """The features copy for ``commit`` if there is one and it matches its checksum; a bad one is deleted."""
+        copy = copy_for(commit)
+        if not copy.is_file():
+            return None
+        problem = _checksum_problem(copy)
+        if problem is None:
+            return load_file(copy)
+        try:
+            for file in (copy, checksum_path(copy)):
+                file.unlink(missing_ok=True)
+            damaged.append(f"{problem}, so it was deleted")
+        except OSError:
+            damaged.append(f"{problem}, and it could not be deleted: delete it")
+        return None
+
     def from_cache() -> VGGWeights:
         commit = revision if _is_commit(revision) else (ref.read_text().strip() if ref.is_file() else None)
-        if commit and copy_for(commit).is_file():
-            return load_file(copy_for(commit))
+        weights = checked_copy(commit) if commit else None
+        if weights is not None:
+            return weights
         try:
             path = hf_hub_download(repo_id, filename, revision=revision, cache_dir=cache_dir, local_files_only=True)
         except Exception as exc:
+            if damaged:
+                raise WeightsUnavailable(f"{damaged[-1]}; then load the weights once with the Hugging Face Hub "
+                                         f"reachable (HF_HUB_OFFLINE unset) to fetch them again") from exc
             raise WeightsUnavailable(f"{where} is not in the local cache ({type(exc).__name__})") from exc
+        _check_download(path, Path(path).resolve().name, where)  # the Hub cache names a blob by its ETag
         commit = Path(path).parent.name
         return finish(_convs_from_full_file(path), commit)
 
@@ -381,12 +471,15 @@ def load_hub(
     except Exception as exc:
         try:
             return from_cache()
-        except WeightsUnavailable:
+        except WeightsUnavailable as not_cached:
+            if damaged:  # a copy was there but failed its checksum: that is the news
+                raise not_cached from exc
             raise WeightsUnavailable(f"could not reach the Hub for {where} ({type(exc).__name__}: {exc}) and it is not cached") from exc
     commit = meta.commit_hash or revision
-    if copy_for(commit).is_file():
+    weights = checked_copy(commit)
+    if weights is not None:
         remember(commit)
-        return load_file(copy_for(commit))
+        return weights
     commit_url = hf_hub_url(repo_id, filename, revision=commit, endpoint=endpoint) if meta.commit_hash else url
     try:
         convs = _fetch_features_by_range(commit_url, token)
@@ -396,6 +489,7 @@ def load_hub(
         raise WeightsUnavailable(f"downloading {where} failed: {type(exc).__name__}: {exc}") from exc
     if convs is None:
         path = hf_hub_download(repo_id, filename, revision=commit, token=token, cache_dir=cache_dir, endpoint=endpoint)
+        _check_download(path, meta.etag, where)
         convs = _convs_from_full_file(path)
     return finish(convs, commit)
 

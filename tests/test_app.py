@@ -7,6 +7,8 @@ while the run goes, the result (a PNG path with the settings embedded) at the en
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import gradio as gr
 import pandas as pd
 import pytest
@@ -14,6 +16,7 @@ from PIL import Image, ImageDraw
 
 import app
 import nst
+from memory_limited import MemoryLimited
 from nst.features import VGG19Features
 from nst.weights import save_features
 
@@ -32,6 +35,7 @@ def tiny_app(tmp_path_factory, tiny_weights, monkeypatch):
     monkeypatch.setenv("NST_WEIGHTS", str(save_features(tiny_weights, folder / "tiny.safetensors")))
     monkeypatch.setenv("NST_OUTPUT_DIR", str(folder / "outputs"))
     monkeypatch.delenv("NST_MAX_SIZE", raising=False)
+    monkeypatch.delenv("NST_TIME_LIMIT", raising=False)
     return folder
 
 
@@ -100,6 +104,44 @@ def test_stop_only_reaches_its_own_session(photo, painting):
     assert final_settings(list(run))["stop_reason"] == "finished"
 
 
+TIME_LIMIT_SAYS = "Stopped at the time limit of 0.001 s, at step 1/"
+HOW_TO_GET_FURTHER = "use fewer steps or a smaller size (or raise NST_TIME_LIMIT"
+
+
+def test_the_time_limit_stops_a_run_and_keeps_its_best_image(photo, painting, monkeypatch):
+    monkeypatch.setenv("NST_TIME_LIMIT", "0.001")  # over after the first step
+    outputs = list(app.stylize(photo, painting, size=64, steps=400))
+    settings = final_settings(outputs)
+    assert settings["stop_reason"] == "time limit" and settings["steps_done"] == 1
+    assert outputs[-1][STATUS].startswith(TIME_LIMIT_SAYS + "400; this is the best image so far")
+    assert HOW_TO_GET_FURTHER in outputs[-1][STATUS]
+    assert max(Image.open(outputs[-1][RESULT]).size) == 64
+
+
+def test_the_time_limit_stops_sweeps_and_clips_too(photo, painting, monkeypatch):
+    monkeypatch.setenv("NST_TIME_LIMIT", "0.001")
+    outputs = list(app.explore(photo, painting, "trade-off", "1, 10, 100", size=32, steps=300))
+    settings = final_settings_of_grid(outputs)
+    assert settings["stop_reason"] == "time limit" and settings["labels"] == ["beta = 1"]
+    assert outputs[-1][STATUS].startswith(TIME_LIMIT_SAYS + "900")
+    clip, style = str(app.EXAMPLES / "sintel_8f.gif"), str(app.EXAMPLES / "starry_night.jpg")
+    *_, status, gif, mp4, player = list(app.stylize_video(clip, style, max_frames=3, size=48, steps=50, scales=1))[-1]
+    assert status.startswith(TIME_LIMIT_SAYS) and HOW_TO_GET_FURTHER in status
+    assert Path(gif).is_file() and Path(mp4).is_file()
+
+
+def test_time_limit_defaults_per_device_and_0_turns_it_off(monkeypatch):
+    assert app.time_limit() == app.TIME_LIMITS["cpu"] == 900
+    monkeypatch.setenv("NST_TIME_LIMIT", "0")
+    assert app.time_limit() is None
+    monkeypatch.setenv("NST_TIME_LIMIT", "2.5")
+    assert app.time_limit() == 2.5
+    for bad in ("ten minutes", "-1", "inf"):
+        monkeypatch.setenv("NST_TIME_LIMIT", bad)
+        with pytest.raises(gr.Error, match="NST_TIME_LIMIT must be a number of seconds"):
+            app.time_limit()
+
+
 def test_a_failing_run_still_hands_back_its_best_image(photo, painting, tiny_weights, monkeypatch):
     class Failing(VGG19Features):
         calls = 0
@@ -116,6 +158,19 @@ def test_a_failing_run_still_hands_back_its_best_image(photo, painting, tiny_wei
     settings = final_settings(outputs)
     assert settings["stop_reason"] == "failed" and 0 < settings["steps_done"] < 20
     assert "RuntimeError: device lost" in outputs[-1][STATUS] and "best image so far is kept" in outputs[-1][STATUS]
+
+
+def test_out_of_memory_retries_smaller_and_says_so(photo, painting, tiny_weights, monkeypatch):
+    monkeypatch.setattr(app, "get_model", lambda: MemoryLimited(tiny_weights, most=48))
+    monkeypatch.setattr("nst.recovery.DEFAULT_FLOOR", 16)
+    with pytest.warns(UserWarning, match="Out of memory at 64 px; retrying at 48 px"):  # gr.Warning, outside a page
+        outputs = list(app.stylize(photo, painting, size=64, steps=4))
+    assert all(o[STATUS].startswith("Out of memory at 64 px; retrying at 48 px. Step") for o in outputs[:-1])
+    assert outputs[-1][STATUS].startswith("Done: 4 steps")
+    assert "Out of memory at 64 px; retrying at 48 px. The PNG carries its settings." in outputs[-1][STATUS]
+    settings = final_settings(outputs)
+    assert settings["config"]["size"] == 48 and settings["stop_reason"] == "finished"
+    assert max(Image.open(outputs[-1][RESULT]).size) == 48
 
 
 def test_multiple_styles_skip_empty_slots(photo, painting, assets):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import socket
 from pathlib import Path
 
@@ -403,6 +404,107 @@ def test_hub_missing_file_is_an_error(tmp_path, online):
     with FakeHub({}) as hub:
         with pytest.raises(WeightsUnavailable, match=REPO):
             load_hub(endpoint=hub.endpoint, cache_dir=tmp_path / "hub", features_dir=tmp_path / "nst")
+
+
+# -- Checksums -----------------------------------------------------------------------------------------------
+
+
+def flip_a_byte(path: Path) -> None:
+    """Change the lowest byte of the first stored number: the file still loads, with a value slightly off."""
+    data = bytearray(path.read_bytes())
+    first = 8 + int.from_bytes(data[:8], "little")  # after the length and the JSON header
+    data[first] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+def test_the_features_copy_has_its_sha256_beside_it(tmp_path, tiny_weights, online):
+    data = timm_like_file(tmp_path / "model.safetensors", tiny_weights.convs)
+    with FakeHub({(REPO, FILENAME): data}) as hub:
+        load_hub(endpoint=hub.endpoint, cache_dir=tmp_path / "hub", features_dir=tmp_path / "nst")
+    copy = copy_path(tmp_path / "nst")
+    checksum = copy.with_name("features.safetensors.sha256")
+    assert checksum.read_text() == f"{hashlib.sha256(copy.read_bytes()).hexdigest()}  features.safetensors\n"
+
+
+def test_a_damaged_features_copy_is_detected_and_fetched_again(tmp_path, tiny_weights, online):
+    data = timm_like_file(tmp_path / "model.safetensors", tiny_weights.convs)
+    features_dir = tmp_path / "nst"
+    with FakeHub({(REPO, FILENAME): data}) as hub:
+        load_hub(endpoint=hub.endpoint, cache_dir=tmp_path / "hub", features_dir=features_dir)
+        good = copy_path(features_dir).read_bytes()
+        flip_a_byte(copy_path(features_dir))
+        damaged = load_file(copy_path(features_dir)).convs  # it loads: only the checksum can tell
+        assert any(not torch.equal(a, b) for n in CONV_NAMES for a, b in zip(damaged[n], tiny_weights.convs[n]))
+
+        before = len(hub.requests)
+        weights = load_hub(endpoint=hub.endpoint, cache_dir=tmp_path / "hub", features_dir=features_dir)
+        assert_same_convs(weights.convs, tiny_weights.convs)
+        assert [r.method for r in hub.requests[before:]] == ["HEAD", "GET", "GET", "GET"]  # fetched again
+    assert copy_path(features_dir).read_bytes() == good
+
+
+def test_offline_a_damaged_copy_is_replaced_from_the_hub_cache_or_refused(tmp_path, tiny_weights, offline):
+    cache_dir, features_dir = tmp_path / "hub", tmp_path / "nst"
+    repo = make_hub_cache(cache_dir, tiny_weights.convs)
+    load_hub(cache_dir=cache_dir, features_dir=features_dir)
+    copy = copy_path(features_dir)
+    good = copy.read_bytes()
+
+    flip_a_byte(copy)  # the full file is still in the Hub cache: the copy is made again from it
+    assert_same_convs(load_hub(cache_dir=cache_dir, features_dir=features_dir).convs, tiny_weights.convs)
+    assert copy.read_bytes() == good
+
+    shutil.rmtree(repo)  # now nothing else to fall back on
+    flip_a_byte(copy)
+    with pytest.raises(WeightsUnavailable) as info:
+        load_hub(cache_dir=cache_dir, features_dir=features_dir)
+    message = str(info.value)
+    assert f"the features copy {copy} does not match its checksum (features.safetensors.sha256)" in message
+    assert "so it was deleted; then load the weights once with the Hugging Face Hub reachable" in message
+    assert not copy.exists() and "\n" not in message
+
+
+def test_a_copy_without_its_checksum_is_not_trusted(tmp_path, tiny_weights, offline):
+    make_hub_cache(tmp_path / "hub", tiny_weights.convs)
+    load_hub(cache_dir=tmp_path / "hub", features_dir=tmp_path / "nst")
+    copy = copy_path(tmp_path / "nst")
+    copy.with_name("features.safetensors.sha256").unlink()
+    shutil.rmtree(tmp_path / "hub")
+    with pytest.raises(WeightsUnavailable, match=r"has no checksum \(features.safetensors.sha256\), so it was deleted"):
+        load_hub(cache_dir=tmp_path / "hub", features_dir=tmp_path / "nst")
+
+
+def test_a_whole_file_that_does_not_match_the_hubs_sha256_is_deleted(tmp_path, tiny_weights, online):
+    data = timm_like_file(tmp_path / "model.safetensors", tiny_weights.convs)
+    cache_dir, features_dir = tmp_path / "hub", tmp_path / "nst"
+    cached = cache_dir / ("models--" + REPO.replace("/", "--")) / "snapshots" / DEFAULT_COMMIT / FILENAME
+    with FakeHub({(REPO, FILENAME): data}, honour_ranges=False) as hub:
+        load_hub(endpoint=hub.endpoint, cache_dir=cache_dir, features_dir=features_dir)
+        blob = cached.resolve()
+        assert blob.name == hashlib.sha256(data).hexdigest()  # the ETag the Hub gave, checked on download
+
+        # The Hub cache's copy goes bad; the Hub hands it back as it is (its name still matches the ETag).
+        flip_a_byte(blob)
+        shutil.rmtree(features_dir)
+        with pytest.raises(WeightsUnavailable) as info:
+            load_hub(endpoint=hub.endpoint, cache_dir=cache_dir, features_dir=features_dir)
+        message = str(info.value)
+        assert f"{blob} has sha256" in message and f"the Hub gives {blob.name} for it" in message
+        assert "the download is damaged and was deleted; load again" in message
+        assert not blob.exists() and not cached.is_symlink()
+
+        weights = load_hub(endpoint=hub.endpoint, cache_dir=cache_dir, features_dir=features_dir)
+        assert_same_convs(weights.convs, tiny_weights.convs)
+        assert cached.read_bytes() == data
+
+
+def test_offline_a_damaged_file_in_the_hub_cache_is_refused(tmp_path, tiny_weights, offline):
+    repo = make_hub_cache(tmp_path / "hub", tiny_weights.convs)
+    blob = next((repo / "blobs").iterdir())
+    flip_a_byte(blob)
+    with pytest.raises(WeightsUnavailable, match=f"{blob.name} has sha256 .* but the Hub gives {blob.name} for it"):
+        load_hub(cache_dir=tmp_path / "hub", features_dir=tmp_path / "nst")
+    assert not blob.exists() and not copy_path(tmp_path / "nst").exists()
 
 
 # -- Choosing a source ---------------------------------------------------------------------------------------
