@@ -13,7 +13,7 @@ Per scale of the coarse-to-fine pyramid (one scale unless ``config.scales > 1``)
    the style images (blend weights ``w_i`` normalised to sum to one);
 2. the image ``x`` starts from the init (the first scale) or the previous scale's best image upsampled;
 3. ``L(x) = alpha * sum_l c_l L_content,l + beta * sum_l s_l E_l + gamma * TV(x)`` is minimised by
-   L-BFGS (one iteration, i.e. one forward and backward pass, per step) or Adam, with ``x`` kept in
+   L-BFGS (``nst.lbfgs``: one forward and backward pass per step) or Adam, with ``x`` kept in
    [0, 1] by clamping before each evaluation.
 
 Spatial control (Gatys et al. 2017, see ``nst.masks``): with ``style_masks``, every style ``i`` has its
@@ -54,6 +54,7 @@ from .config import TransferConfig
 from .device import resolve_device, resolve_precision
 from .features import VGG19Features
 from .image import resize_longest, resize_tensor, to_pil, to_tensor
+from .lbfgs import LBFGS
 from .losses import content_loss, gram_matrix, relative_squared_error, style_loss, total_variation, weighted_sum
 from .masks import cover_rest, guided_gram, layer_masks, mask_to_tensor, resize_mask
 from .photoreal import guided_filter
@@ -355,9 +356,9 @@ class StyleTransfer:
             terms[name] = term(x)
         return sum(terms.values()), terms
 
-    def _optimizer(self, x: torch.Tensor) -> torch.optim.Optimizer:
+    def _optimizer(self, x: torch.Tensor) -> LBFGS | torch.optim.Adam:
         if self.config.optimizer == "lbfgs":
-            return torch.optim.LBFGS([x], lr=self.config.learning_rate, max_iter=1, history_size=50)
+            return LBFGS(x, lr=self.config.learning_rate, history_size=50)
         return torch.optim.Adam([x], lr=self.config.learning_rate)
 
     def _run(self) -> Iterator[StepEvent]:

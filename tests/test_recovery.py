@@ -15,6 +15,7 @@ from nst.config import TransferConfig
 from nst.cli import main
 from nst.features import VGG19Features
 from nst.image import load_image, read_settings, resize_longest
+from nst.lbfgs import LBFGS
 from nst.optimize import StyleTransfer
 from memory_limited import MemoryLimited
 from nst.recovery import RetryingTransfer, is_out_of_memory, lighter
@@ -60,7 +61,7 @@ def test_at_the_floor_lbfgs_gives_way_to_adam(tiny_weights, content, style, monk
     def no_room_for_history(self, closure):
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 50.00 MiB")
 
-    monkeypatch.setattr(torch.optim.LBFGS, "step", no_room_for_history)
+    monkeypatch.setattr(LBFGS, "step", no_room_for_history)
     run = retrying(VGG19Features(tiny_weights), content, style, floor=64, lr=1.0)
     run.run()
     assert run.notices == ["out of memory at 64 px; retrying with Adam instead of L-BFGS (no step history to keep)"]
@@ -153,7 +154,7 @@ def test_the_command_line_says_it_retried_and_saves_the_smaller_result(tmp_path,
 
 def test_the_command_line_saves_the_best_image_when_no_retry_fits(tmp_path, tiny_weights, cli_inputs, monkeypatch,
                                                                  capsys):
-    for optimizer in (torch.optim.LBFGS, torch.optim.Adam):  # both run out at their third step
+    for optimizer in (LBFGS, torch.optim.Adam):  # both run out at their third step
         def step(self, closure=None, _step=optimizer.step):
             self.steps_taken = getattr(self, "steps_taken", 0) + 1
             if self.steps_taken == 3:

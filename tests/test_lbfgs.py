@@ -1,0 +1,88 @@
+"""The engine's L-BFGS takes the steps PyTorch's ``LBFGS(max_iter=1)`` takes, without syncing the host."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from nst.lbfgs import LBFGS
+
+
+def quadratic(n: int = 20, seed: int = 0):
+    """``f(x) = 1/2 x^T A x - b^T x`` with a random well-posed A (its minimum is ``A^-1 b``)."""
+    generator = torch.Generator().manual_seed(seed)
+    m = torch.randn(n, n, generator=generator, dtype=torch.float64)
+    a = m @ m.T / n + 0.1 * torch.eye(n, dtype=torch.float64)
+    b = torch.randn(n, generator=generator, dtype=torch.float64)
+    return (lambda x: 0.5 * x @ a @ x - b @ x), torch.linalg.solve(a, b)
+
+
+def rosenbrock(x: torch.Tensor) -> torch.Tensor:
+    return (100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2).sum()
+
+
+def trajectory(make, f, start: torch.Tensor, steps: int) -> list[torch.Tensor]:
+    x = start.clone().requires_grad_(True)
+    optimizer = make(x)
+    points = []
+    for _ in range(steps):
+        def closure():
+            optimizer.zero_grad()
+            loss = f(x)
+            loss.backward()
+            return loss
+        optimizer.step(closure)
+        points.append(x.detach().clone())
+    return points
+
+
+@pytest.mark.parametrize("problem", ["quadratic", "rosenbrock"])
+@pytest.mark.parametrize("history", [3, 50])
+def test_same_iterates_as_pytorch(problem, history):
+    f = quadratic()[0] if problem == "quadratic" else rosenbrock
+    start = torch.linspace(-1.2, 1.0, 20, dtype=torch.float64)
+    ours = trajectory(lambda x: LBFGS(x, lr=0.5, history_size=history), f, start, 40)
+    theirs = trajectory(lambda x: torch.optim.LBFGS([x], lr=0.5, max_iter=1, history_size=history), f, start, 40)
+    for step, (a, b) in enumerate(zip(ours, theirs)):
+        assert torch.allclose(a, b, rtol=1e-9, atol=1e-9), f"step {step}: {(a - b).abs().max()}"
+
+
+def test_reaches_the_minimum_of_a_quadratic():
+    f, minimum = quadratic(seed=1)
+    points = trajectory(lambda x: LBFGS(x), f, torch.zeros(20, dtype=torch.float64), 60)
+    assert torch.allclose(points[-1], minimum, atol=1e-6)
+
+
+def test_no_step_at_a_stationary_point_and_none_uphill():
+    x = torch.zeros(5, requires_grad=True)
+    optimizer = LBFGS(x)
+    optimizer.step(lambda: (x ** 2).sum().backward() or (x ** 2).sum())
+    assert torch.equal(x.detach(), torch.zeros(5))
+
+
+def test_pairs_without_positive_curvature_add_nothing():
+    x = torch.tensor([1.0, -2.0], dtype=torch.float64, requires_grad=True)
+    optimizer = LBFGS(x, lr=0.1)
+    f = lambda: -(x ** 2).sum()  # concave: every pair has y . s < 0
+    for _ in range(3):
+        optimizer.zero_grad()
+        optimizer.step(lambda: f().backward() or f())
+    assert all(float(rho) == 0 for _, _, rho in optimizer._pairs)
+    assert float(optimizer._gamma) == 1.0
+    assert torch.isfinite(x).all()
+
+
+def test_the_history_keeps_the_last_pairs_only():
+    f, _ = quadratic()
+    x = torch.zeros(20, dtype=torch.float64, requires_grad=True)
+    optimizer = LBFGS(x, history_size=4)
+    for _ in range(10):
+        optimizer.zero_grad()
+        optimizer.step(lambda: f(x).backward() or f(x))
+    assert len(optimizer._pairs) == 4
+
+
+def test_a_closure_without_backward_is_an_error():
+    x = torch.ones(3, requires_grad=True)
+    with pytest.raises(RuntimeError, match="backward"):
+        LBFGS(x).step(lambda: (x ** 2).sum())
