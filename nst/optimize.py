@@ -382,6 +382,7 @@ class StyleTransfer:
                 converged = False
                 for _ in range(level_steps):
                     record: dict[str, torch.Tensor] = {}
+                    evaluated: list[torch.Tensor] = []  # the image the recorded losses are of
 
                     def closure() -> torch.Tensor:
                         with torch.no_grad():
@@ -391,14 +392,15 @@ class StyleTransfer:
                         loss.backward()
                         if not record:
                             record.update({k: v.detach() for k, v in terms.items()}, total=loss.detach())
-                            value = float(loss.detach())
-                            if value < self._best.loss:
-                                self._best = _Best(value, x.detach().clone())
+                            evaluated.append(x.detach().clone())
                         return loss
 
                     optimizer.step(closure)
                     step += 1
-                    losses = {k: float(v) for k, v in record.items()}
+                    # One read-back per step: the device runs ahead until here.
+                    losses = dict(zip(record, torch.stack(list(record.values())).tolist()))
+                    if losses["total"] < self._best.loss:
+                        self._best = _Best(losses["total"], evaluated[0])
                     self.history.append(losses)
                     if not all(map(_finite, losses.values())):
                         self.stop_reason = "nan"
