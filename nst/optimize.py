@@ -52,7 +52,7 @@ from PIL import Image
 from .color_modes import finish, prepare_inputs
 from .config import TransferConfig
 from .device import resolve_device, resolve_precision
-from .features import VGG19Features
+from .features import VGG19Features, min_side
 from .image import resize_longest, resize_tensor, to_pil, to_tensor
 from .losses import content_loss, gram_matrix, relative_squared_error, style_loss, total_variation, weighted_sum
 from .masks import cover_rest, guided_gram, layer_masks, mask_to_tensor, resize_mask
@@ -88,7 +88,7 @@ class StyleTerm:
         return self.weight * relative_squared_error(guided_gram(features, self.masks[layer]), self.grams[layer])
 
 
-MIN_SIDE = 16  # short side of every level, in pixels, at least: relu5_1 sees it 16x smaller
+MIN_SIDE = 16  # short side of every level, in pixels, at least: relu5_1 sees it 16x smaller (pool5 needs 32)
 
 
 @dataclass
@@ -186,14 +186,15 @@ class StyleTransfer:
             h = w = config.size
         self._aspect = (h, w)
         finest = self._level_shape(config.size)
-        if min(finest) < MIN_SIDE:
+        self.min_side = max(MIN_SIDE, min_side((*config.content_layers, *config.style_layers)))
+        if min(finest) < self.min_side:
             raise ValueError(
                 f"at size {config.size} the image would be {finest[1]}x{finest[0]} px; its short side must be at "
-                f"least {MIN_SIDE} px: raise the size or crop the image"
+                f"least {self.min_side} px: raise the size or crop the image"
             )
         # Coarse levels too thin for VGG's pooling are left out (the finest level is always kept).
         self.sizes = [longest for longest in pyramid(config.size, config.scales, config.min_scale_size)
-                      if longest == config.size or min(self._level_shape(longest)) >= MIN_SIDE]
+                      if longest == config.size or min(self._level_shape(longest)) >= self.min_side]
         self.steps_per_scale = split_steps(config.steps, len(self.sizes))
         self.total = sum(self.steps_per_scale)
         self.stop_reason: str | None = None  # "finished", "converged", "cancelled" or "nan"
@@ -273,9 +274,9 @@ class StyleTransfer:
             if weight == 0:
                 grams.append(None)
                 continue
-            # The style image's short side is kept at MIN_SIDE or more, like the output's.
+            # The style image's short side is kept at min_side or more, like the output's.
             w, h = style.size
-            longest = max(round(max(shape) * c.style_scale * scale), math.ceil(MIN_SIDE * max(w, h) / min(w, h)))
+            longest = max(round(max(shape) * c.style_scale * scale), math.ceil(self.min_side * max(w, h) / min(w, h)))
             s = to_tensor(resize_longest(style, longest), self.device)
             feats = self._features(s, c.style_layers)
             if mask is None:
