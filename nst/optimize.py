@@ -230,7 +230,8 @@ class StyleTransfer:
         return self._best.image is not None or self._current is not None
 
     def result(self) -> Image.Image:
-        """The best image so far (lowest loss at the finest scale reached), colours preserved as configured."""
+        """The best image so far (lowest loss at the finest scale reached) at the output's size, colours
+        preserved as configured."""
         return to_pil(self._finish(self.result_tensor()))
 
     # -- internals -----------------------------------------------------------------------------------
@@ -373,7 +374,7 @@ class StyleTransfer:
                 if level == 0:
                     x = self._initial(shape, content)
                 else:
-                    x = resize_tensor(self.result_tensor(), shape)
+                    x = resize_tensor(self._best_so_far(), shape)
                 x = x.detach().clone().requires_grad_(True)
                 self._current = x
                 self._best = _Best(image=x.detach().clone())
@@ -427,8 +428,13 @@ class StyleTransfer:
             raise
 
     def result_tensor(self) -> torch.Tensor:
-        """The best image so far as a ``[1, 3, H, W]`` tensor on the run's device, as optimised: before
-        colour preservation (what a warm start or the next scale continues from)."""
+        """The best image so far as a ``[1, 3, H, W]`` tensor on the run's device at the output's size, as
+        optimised: before colour preservation (what a warm start continues from). A run that ended at a
+        coarse scale (cancelled, NaN) has its image there upsampled to the output's size."""
+        return resize_tensor(self._best_so_far(), self._level_shape(self.sizes[-1])).clamp(0, 1)
+
+    def _best_so_far(self) -> torch.Tensor:
+        """The best image at the scale reached (what the next scale continues from)."""
         best = self._best.image if self._best.image is not None else self._current
         if best is None:
             raise RuntimeError("the run has not started: iterate it first")
