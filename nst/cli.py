@@ -37,6 +37,13 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line instead of usage + message
         raise UsageError(message)
 
+    def parse_known_args(self, args=None, namespace=None):
+        ns, rest = super().parse_known_args(args, namespace)
+        for action in self._actions:  # argparse turns "--size=--" into [] instead of refusing it
+            if action.nargs is None and action.type is not None and getattr(ns, action.dest, None) == []:
+                self.error(f"argument {'/'.join(action.option_strings)}: expected one value")
+        return ns, rest
+
 
 class _TransferParser(_Parser):
     """The main parser: with ``--texture`` every positional image is a style and ``content`` is None."""
@@ -316,6 +323,8 @@ def run_interpolation(args: argparse.Namespace) -> int:
         raise UsageError(f"--columns must be at least 1, got {args.columns}")
     if args.follow_steps is not None and args.follow_steps < 0:
         raise UsageError(f"--follow-steps must not be negative, got {args.follow_steps}")
+    if args.duration < 10:
+        raise UsageError(f"--duration must be at least 10 (milliseconds per GIF frame), got {args.duration}")
     config = config_from_args(args)
     output = _check_output(args.output)
     if args.gif is not None and Path(args.gif).suffix.lower() != ".gif":
