@@ -77,6 +77,7 @@ from nst.explore import content_reconstructions, style_reconstructions, tradeoff
 from nst.features import LAYER_NAMES
 from nst.hub_presets import load_from_hub
 from nst.interpolate import interpolate as interpolation_sweep
+from nst.masks import open_mask
 from nst.montage import save_gif
 from nst.presets import Preset, PresetError
 from nst.sweep import Sweep
@@ -261,6 +262,9 @@ def image_input(label: str, **options) -> gr.Image:
     def preprocess(payload):
         try:
             return read(payload)
+        except Image.DecompressionBombError:  # Pillow's cap on the size a header claims
+            name = getattr(payload, "orig_name", None) or "The uploaded file"
+            raise gr.Error(f"{name} is far too large: upload an image under {nst.image.MAX_PIXELS:,} pixels") from None
         except Exception:  # whatever PIL fails with on a file that is not an image
             name = getattr(payload, "orig_name", None) or "The uploaded file"
             raise gr.Error(f"{name} is not an image this app can read: upload a PNG, JPEG, WebP, GIF, BMP "
@@ -275,12 +279,26 @@ def _image(source, what: str, hint: str) -> Image.Image:
     if source is None or (isinstance(source, str) and not source.strip()):
         raise gr.Error(f"No {what}: {hint}")
     try:
-        return nst.load_image(source)
+        image = nst.load_image(source)
     except nst.ImageError as exc:
         message = str(exc)
         if isinstance(source, (str, os.PathLike)):  # name the file, not the server's temporary path
             message = message.replace(str(source), Path(source).name)
         raise gr.Error(f"The {what} could not be used: {message}") from None
+    if image.info.get("frames", 1) > 1:
+        gr.Warning(f"The {what} is an animation of {image.info['frames']} frames: its first frame is used")
+    return image
+
+
+def _mask(source, what: str) -> Image.Image:
+    """An uploaded mask in its own mode (a transparent background is read from its alpha), or ``gr.Error``."""
+    try:
+        return open_mask(source, what)
+    except ValueError as exc:
+        message = str(exc)
+        if isinstance(source, (str, os.PathLike)):
+            message = message.replace(str(source), Path(source).name)
+        raise gr.Error(f"{message}; upload a mask image (white where the style goes) or paint one") from None
 
 
 def _content(source) -> Image.Image:
@@ -648,7 +666,7 @@ def stylize_masked(content, style_1, mask_1=None, paint_1=None, style_2=None, ma
     for i, (style, mask, paint) in enumerate(((style_1, mask_1, paint_1), (style_2, mask_2, paint_2)), start=1):
         region = painted_mask(paint)
         if region is None and mask is not None:
-            region = _image(mask, f"mask {i}", "upload a mask image (white where the style goes) or paint one")
+            region = _mask(mask, f"Mask {i}")
         if style is None:
             if region is not None:
                 raise gr.Error(f"Mask {i} has no painting to go with it: upload style {i}, or clear the mask")
