@@ -145,7 +145,8 @@ CORPUS = {
     "sixteen_bit.png": Case(lambda: encoded(Image.fromarray(np.tile(np.linspace(1000, 60000, W), (H, 1))
                                                             .astype(np.uint16)), "PNG"),
                             size=(W, H), pixels=(((0, 0), BLACK), ((W - 1, 0), WHITE))),  # rescaled from its range
-    "palette_transparent.png": Case(palette_with_transparency, size=(W, H), pixels=(((0, 0), RED), ((W - 1, 0), WHITE))),
+    "palette_transparent.png": Case(palette_with_transparency, size=(W, H),
+                                    pixels=(((0, 0), RED), ((W - 1, 0), WHITE))),
     "la.png": Case(lambda: encoded(halves("LA", (0, 255), (0, 0)), "PNG"), size=(W, H),
                    pixels=(((0, 0), BLACK), ((W - 1, 0), WHITE))),
     "rgba.png": Case(lambda: encoded(halves("RGBA", (*BLUE, 255), (*BLUE, 0)), "PNG"), size=(W, H),
@@ -181,6 +182,7 @@ def corpus(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def weights(tmp_path_factory) -> Path:
     from conftest import make_tiny_convs
+
     from nst.weights import TORCHVISION, VGGWeights
 
     return save_features(VGGWeights(make_tiny_convs(), TORCHVISION, "tiny random"),
@@ -392,6 +394,7 @@ def test_the_app_reads_a_masks_alpha_and_checks_its_shape(corpus, monkeypatch):
     assert torch.all(region[:, : W // 2] == 1) and torch.all(region[:, W // 2:] == 0)
     with pytest.raises(gr.Error) as error:
         next(app.stylize_masked(photo, painting, str(corpus / "mask_wrong_aspect.png"), **FAST))
-    assert type(error.value) is gr.Error and error.value.message.startswith("Mask 1 is 40x10 but the content image is 40x30")
+    assert type(error.value) is gr.Error
+    assert error.value.message.startswith("Mask 1 is 40x10 but the content image is 40x30")
     with pytest.raises(gr.Error, match="black everywhere"):
         next(app.stylize_masked(photo, painting, str(corpus / "mask_black.png"), **FAST))
