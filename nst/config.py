@@ -87,7 +87,8 @@ class TransferConfig:
         if not isinstance(data, Mapping):
             raise ValueError(f"settings must be a mapping of names to values, not {type(data).__name__}")
         names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
+        unknown = sorted(key if isinstance(key, str) and key.isidentifier() and len(key) <= 60 else _shown(key)
+                         for key in set(data) - names)
         if unknown:
             raise ValueError(f"unknown setting(s) {', '.join(unknown)}; known settings: {', '.join(sorted(names))}")
         values = {}
@@ -102,24 +103,32 @@ class TransferConfig:
         return dataclasses.replace(self, **changes)
 
 
+def _shown(value: Any, limit: int = 60) -> str:
+    """``repr(value)`` cut to ``limit`` characters for a message (an integer too long to print is described)."""
+    if isinstance(value, int) and value.bit_length() > 200:
+        return f"an integer of about {int(value.bit_length() * math.log10(2)) + 1} digits"
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _number(name: str, value: Any, low: float, high: float = math.inf, *, integer: bool = False) -> None:
     kind = int if integer else (int, float)
     if isinstance(value, bool) or not isinstance(value, kind):
-        raise ValueError(f"{name} must be {'an integer' if integer else 'a number'}, got {value!r}")
-    if not math.isfinite(value) or not (low <= value <= high):
-        raise ValueError(f"{name} must be between {low} and {high}, got {value!r}")
+        raise ValueError(f"{name} must be {'an integer' if integer else 'a number'}, got {_shown(value)}")
+    if (isinstance(value, float) and not math.isfinite(value)) or not (low <= value <= high):  # ints of any size
+        raise ValueError(f"{name} must be between {low} and {high}, got {_shown(value)}")
 
 
 def _choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
     if value not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+        raise ValueError(f"{name} must be one of {', '.join(choices)}, got {_shown(value)}")
 
 
 def _weights(name: str, value: Any, count: int | None) -> None:
     if value is None:
         return
     if not isinstance(value, tuple):
-        raise ValueError(f"{name} must be a list of numbers, got {value!r}")
+        raise ValueError(f"{name} must be a list of numbers, got {_shown(value)}")
     if count is not None and len(value) != count:
         raise ValueError(f"{name} needs {count} value(s), one per layer, got {len(value)}")
     for w in value:
@@ -140,8 +149,10 @@ def _check(c: TransferConfig) -> None:
     for name in ("content_layers", "style_layers"):
         layers = getattr(c, name)
         if not isinstance(layers, tuple) or not all(isinstance(x, str) for x in layers):
-            raise ValueError(f"{name} must be a list of layer names, got {layers!r}")
+            raise ValueError(f"{name} must be a list of layer names, got {_shown(layers)}")
         check_layer_names(layers, what=name)
+    if not c.content_layers and c.content_weight > 0:
+        raise ValueError("content_layers is empty: give at least one layer, or set content_weight to 0")
     if not c.style_layers and c.style_weight > 0:
         raise ValueError("style_layers is empty: give at least one layer, or set style_weight to 0")
     _weights("content_layer_weights", c.content_layer_weights, len(c.content_layers))
@@ -150,7 +161,9 @@ def _check(c: TransferConfig) -> None:
     _number("style_scale", c.style_scale, 0.05, 8.0)
     if c.style_scales is not None:
         if not isinstance(c.style_scales, tuple) or not c.style_scales:
-            raise ValueError(f"style_scales must be a list of numbers, one per style image, got {c.style_scales!r}")
+            raise ValueError(
+                f"style_scales must be a list of numbers, one per style image, got {_shown(c.style_scales)}"
+            )
         for scale in c.style_scales:
             _number("style_scales", scale, 0.05, 8.0)
     _choice("optimizer", c.optimizer, OPTIMIZERS)

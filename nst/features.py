@@ -54,6 +54,16 @@ def deepest(layers: Iterable[str]) -> str:
     return max(layers, key=LAYER_INDEX.__getitem__)
 
 
+def min_side(layers: Iterable[str]) -> int:
+    """The shortest image side from which VGG-19 reaches all of ``layers``: each 2x2 pooling on the way
+    needs at least 2 px, so ``2^k`` for the ``k`` poolings up to the deepest layer (pool5: 32 px)."""
+    layers = list(layers)
+    if not layers:
+        return 1
+    last = LAYER_INDEX[deepest(layers)]
+    return 2 ** sum(name.startswith("pool") for name in LAYER_NAMES[: last + 1])
+
+
 class VGG19Features(nn.Module):
     """VGG-19's convolutional part, returning the activations of named layers.
 

@@ -1,9 +1,10 @@
 """Images in and out: the only code that converts between PIL images, files and tensors.
 
 * Loading applies the EXIF orientation, refuses images over a pixel budget *before* decoding them
-  (decompression bombs), takes the first frame of an animation, and brings every mode to 8-bit RGB:
-  grayscale and palette are expanded, transparency is composited on white, CMYK is converted and
-  16/32-bit images are rescaled from their actual range.
+  (decompression bombs), takes the first frame of an animation (``info["frames"]`` says how many it
+  had), and brings every mode to 8-bit RGB: grayscale and palette are expanded, transparency is
+  composited on white, CMYK is converted and 16/32-bit images are rescaled from their actual range.
+  ``open_image`` does the same checks but keeps the image's own mode (masks read their alpha channel).
 * Tensors are float32 ``[1, 3, H, W]`` RGB in [0, 1].
 * Saving writes PNG (or JPEG) atomically, with the settings of the run embedded as JSON text
   (the PNG text chunk ``nst``, or the JPEG comment), so ``read_settings`` can reproduce a result.
@@ -33,7 +34,21 @@ class ImageError(ValueError):
 
 
 def load_image(source, *, max_pixels: int = MAX_PIXELS) -> Image.Image:
-    """Open ``source`` (a path, bytes, a file object, a PIL image or an HxW[xC] uint8 array) as 8-bit RGB."""
+    """Open ``source`` (a path, bytes, a file object, a PIL image or an HxW[xC] uint8 array) as 8-bit RGB.
+
+    An animation gives its first frame, and ``info["frames"]`` of the result says how many it had.
+    """
+    image = open_image(source, max_pixels=max_pixels)
+    frames = image.info.get("frames", 1)
+    image = to_rgb(image)
+    if frames > 1:
+        image.info["frames"] = frames
+    return image
+
+
+def open_image(source, *, max_pixels: int = MAX_PIXELS) -> Image.Image:
+    """Like ``load_image`` but in the image's own mode (masks need their alpha channel): checked against
+    ``max_pixels`` before decoding, decoded, its first frame if animated, turned as its EXIF orientation says."""
     name = "image"
     if isinstance(source, Image.Image):
         image = source
@@ -44,6 +59,8 @@ def load_image(source, *, max_pixels: int = MAX_PIXELS) -> Image.Image:
             name = str(source)
             if not Path(source).is_file():
                 raise ImageError(f"{name}: no such file")
+            if Path(source).stat().st_size == 0:
+                raise ImageError(f"{name}: the file is empty")
         elif isinstance(source, (bytes, bytearray)):
             source = io.BytesIO(source)
         try:
@@ -60,13 +77,16 @@ def load_image(source, *, max_pixels: int = MAX_PIXELS) -> Image.Image:
     if w < 1 or h < 1:
         raise ImageError(f"{name}: the image is empty")
     try:
-        if getattr(image, "n_frames", 1) > 1:
+        frames = getattr(image, "n_frames", 1)
+        if frames > 1:
             image.seek(0)  # an animation used as a still: its first frame
         image.load()
-        image = ImageOps.exif_transpose(image)
-        return to_rgb(image)
+        image = ImageOps.exif_transpose(image)  # a copy: the caller's image is left as it was
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageError(f"{name}: the file is damaged or truncated ({exc})") from None
+    if frames > 1:
+        image.info["frames"] = frames
+    return image
 
 
 def _from_array(array: np.ndarray) -> Image.Image:

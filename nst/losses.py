@@ -80,5 +80,7 @@ def weighted_sum(terms: Mapping[str, torch.Tensor], weights: Sequence[float] | N
     """``sum_l w_l * terms[l]`` with weights normalised to sum to one (equal when ``weights`` is None)."""
     if weights is None:
         weights = [1.0] * len(layers)
+    largest = max(weights, default=1.0) or 1.0
+    weights = [w / largest for w in weights]  # scaled to at most 1 first: the sum of huge weights would be inf
     total = float(sum(weights))
     return sum(w / total * terms[layer] for w, layer in zip(weights, layers))

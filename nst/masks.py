@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from .features import LAYER_INDEX, LAYER_NAMES
-from .image import to_rgb
+from .image import ImageError, open_image, to_rgb
 
 _EPS = 1e-8
 
@@ -48,7 +48,8 @@ def mask_to_tensor(source, name: str = "mask") -> torch.Tensor:
 
 
 def open_mask(source, name: str = "mask") -> Image.Image:
-    """A mask given as a PIL image, a path or an array, as a PIL image; ``ValueError`` naming ``name`` if unusable."""
+    """A mask given as a PIL image, a path, bytes or an array, as a PIL image; ``ValueError`` (an ``ImageError``
+    for a file) naming ``name`` if unusable."""
     if isinstance(source, Image.Image):
         return source
     if isinstance(source, np.ndarray):
@@ -60,15 +61,11 @@ def open_mask(source, name: str = "mask") -> Image.Image:
         if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (3, 4)):
             raise ValueError(f"{name}: a mask array must be HxW, HxWx3 or HxWx4, got shape {source.shape}")
         return Image.fromarray(array)
-    if isinstance(source, (str, os.PathLike)):
-        try:
-            image = Image.open(source)
-            image.load()
-            return image
-        except FileNotFoundError:
-            raise ValueError(f"{name} {str(source)!r}: no such file") from None
-        except OSError:
-            raise ValueError(f"{name} {str(source)!r}: not an image file (use a PNG with white where the style goes)") from None
+    if isinstance(source, (str, os.PathLike, bytes, bytearray)):
+        try:  # checked like any image: size before decoding, first frame, EXIF orientation
+            return open_image(source)
+        except ImageError as exc:
+            raise ImageError(f"{name} {exc}") from None
     raise ValueError(f"{name} must be an image, got {type(source).__name__}")
 
 

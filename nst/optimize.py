@@ -52,7 +52,7 @@ from PIL import Image
 from .color_modes import finish, prepare_inputs
 from .config import TransferConfig
 from .device import resolve_device, resolve_precision
-from .features import VGG19Features
+from .features import VGG19Features, min_side
 from .image import resize_longest, resize_tensor, to_pil, to_tensor
 from .lbfgs import LBFGS
 from .losses import content_loss, gram_matrix, relative_squared_error, style_loss, total_variation, weighted_sum
@@ -89,7 +89,7 @@ class StyleTerm:
         return self.weight * relative_squared_error(guided_gram(features, self.masks[layer]), self.grams[layer])
 
 
-MIN_SIDE = 16  # short side of every level, in pixels, at least: relu5_1 sees it 16x smaller
+MIN_SIDE = 16  # short side of every level, in pixels, at least: relu5_1 sees it 16x smaller (pool5 needs 32)
 
 
 @dataclass
@@ -187,14 +187,15 @@ class StyleTransfer:
             h = w = config.size
         self._aspect = (h, w)
         finest = self._level_shape(config.size)
-        if min(finest) < MIN_SIDE:
+        self.min_side = max(MIN_SIDE, min_side((*config.content_layers, *config.style_layers)))
+        if min(finest) < self.min_side:
             raise ValueError(
                 f"at size {config.size} the image would be {finest[1]}x{finest[0]} px; its short side must be at "
-                f"least {MIN_SIDE} px: raise the size or crop the image"
+                f"least {self.min_side} px: raise the size or crop the image"
             )
         # Coarse levels too thin for VGG's pooling are left out (the finest level is always kept).
         self.sizes = [longest for longest in pyramid(config.size, config.scales, config.min_scale_size)
-                      if longest == config.size or min(self._level_shape(longest)) >= MIN_SIDE]
+                      if longest == config.size or min(self._level_shape(longest)) >= self.min_side]
         self.steps_per_scale = split_steps(config.steps, len(self.sizes))
         self.total = sum(self.steps_per_scale)
         self.stop_reason: str | None = None  # "finished", "converged", "cancelled" or "nan"
@@ -230,7 +231,8 @@ class StyleTransfer:
         return self._best.image is not None or self._current is not None
 
     def result(self) -> Image.Image:
-        """The best image so far (lowest loss at the finest scale reached), colours preserved as configured."""
+        """The best image so far (lowest loss at the finest scale reached) at the output's size, colours
+        preserved as configured."""
         return to_pil(self._finish(self.result_tensor()))
 
     # -- internals -----------------------------------------------------------------------------------
@@ -274,9 +276,9 @@ class StyleTransfer:
             if weight == 0:
                 grams.append(None)
                 continue
-            # The style image's short side is kept at MIN_SIDE or more, like the output's.
+            # The style image's short side is kept at min_side or more, like the output's.
             w, h = style.size
-            longest = max(round(max(shape) * c.style_scale * scale), math.ceil(MIN_SIDE * max(w, h) / min(w, h)))
+            longest = max(round(max(shape) * c.style_scale * scale), math.ceil(self.min_side * max(w, h) / min(w, h)))
             s = to_tensor(resize_longest(style, longest), self.device)
             feats = self._features(s, c.style_layers)
             if mask is None:
@@ -373,7 +375,7 @@ class StyleTransfer:
                 if level == 0:
                     x = self._initial(shape, content)
                 else:
-                    x = resize_tensor(self.result_tensor(), shape)
+                    x = resize_tensor(self._best_so_far(), shape)
                 x = x.detach().clone().requires_grad_(True)
                 self._current = x
                 self._best = _Best(image=x.detach().clone())
@@ -429,8 +431,13 @@ class StyleTransfer:
             raise
 
     def result_tensor(self) -> torch.Tensor:
-        """The best image so far as a ``[1, 3, H, W]`` tensor on the run's device, as optimised: before
-        colour preservation (what a warm start or the next scale continues from)."""
+        """The best image so far as a ``[1, 3, H, W]`` tensor on the run's device at the output's size, as
+        optimised: before colour preservation (what a warm start continues from). A run that ended at a
+        coarse scale (cancelled, NaN) has its image there upsampled to the output's size."""
+        return resize_tensor(self._best_so_far(), self._level_shape(self.sizes[-1])).clamp(0, 1)
+
+    def _best_so_far(self) -> torch.Tensor:
+        """The best image at the scale reached (what the next scale continues from)."""
         best = self._best.image if self._best.image is not None else self._current
         if best is None:
             raise RuntimeError("the run has not started: iterate it first")

@@ -2,7 +2,8 @@
 
 The server is started exactly as a user would start it; only its environment is set: the weights
 file (``NST_WEIGHTS``), the output folder, host and port (``GRADIO_SERVER_NAME`` / ``_PORT``), no
-analytics, the Hub offline, and one CPU thread (the tiny network gains nothing from more).
+analytics, the Hub offline, and one CPU thread (the tiny network gains nothing from more). The load
+test (``bench/load.py``, ``tests/test_load.py``) starts it this way too.
 """
 
 from __future__ import annotations
@@ -50,6 +51,14 @@ def _wait_until_serving(url: str, process: subprocess.Popen, log: Path) -> None:
 @contextlib.contextmanager
 def running_app(folder: Path) -> Iterator[str]:
     """Serve the app from ``folder`` (weights, outputs and log go there); yields its URL, stops it after."""
+    with serving_app(folder) as (url, _):
+        yield url
+
+
+@contextlib.contextmanager
+def serving_app(folder: Path, **environment: str) -> Iterator[tuple[str, subprocess.Popen]]:
+    """Like ``running_app``, with more environment variables (``NST_QUEUE_SIZE="2"``, a weights file as
+    ``NST_WEIGHTS``, ...); yields the URL and the server's process."""
     from conftest import make_tiny_convs
 
     weights = save_features(VGGWeights(make_tiny_convs(), TORCHVISION, "tiny random"), folder / "tiny.safetensors")
@@ -63,6 +72,7 @@ def running_app(folder: Path) -> Iterator[str]:
         "GRADIO_ANALYTICS_ENABLED": "False",
         "HF_HUB_OFFLINE": "1",
         "OMP_NUM_THREADS": "1",
+        **environment,
     }
     log = folder / "server.log"
     with open(log, "w") as out:
@@ -71,7 +81,7 @@ def running_app(folder: Path) -> Iterator[str]:
     try:
         url = f"http://127.0.0.1:{port}/"
         _wait_until_serving(url, process, log)
-        yield url
+        yield url, process
     finally:
         process.terminate()
         try:
