@@ -5,7 +5,9 @@ downloads expect: ``X-Repo-Commit`` (the commit a branch name resolves to), ``ET
 sha256, quoted), ``Content-Length`` and ``Accept-Ranges``. ``GET`` honours ``Range: bytes=a-b`` (and
 ``bytes=a-``) with ``206 Partial Content`` and ``Content-Range: bytes a-b/size``, unless the server
 was made with ``honour_ranges=False``, in which case every ``GET`` sends the whole file with ``200``
-as some proxies do. Every request is recorded, with the body bytes actually sent.
+as some proxies do. Every request is recorded, with the body bytes actually sent. Each file's sha256
+is computed once, when the server is made. Besides the weights tests, ``bench/first_start.py`` imports
+it from here to count the bytes a first start of the app downloads.
 
     with FakeHub({("timm/vgg19.tv_in1k", "model.safetensors"): data}) as hub:
         load_hub(endpoint=hub.endpoint, ...)
@@ -43,6 +45,7 @@ class FakeHub:
     def __init__(self, files: Mapping[tuple[str, str], bytes], *, commit: str = DEFAULT_COMMIT,
                  honour_ranges: bool = True) -> None:
         self.files = dict(files)
+        self.etags = {key: hashlib.sha256(data).hexdigest() for key, data in self.files.items()}  # once, not per request
         self.commit = commit
         self.honour_ranges = honour_ranges
         self.requests: list[Request] = []
@@ -95,15 +98,16 @@ def _handler_for(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
 
         def _serve(self, body: bool) -> None:
             match = _PATH.match(self.path)
-            data = None
+            data = key = None
             if match and match["revision"] in ("main", hub.commit):
-                data = hub.files.get((match["repo"], match["filename"]))
+                key = (match["repo"], match["filename"])
+                data = hub.files.get(key)
             if data is None:
                 self._reply(404, b"", {"X-Error-Code": "EntryNotFound"}, body)
                 return
             headers = {
                 "X-Repo-Commit": hub.commit,
-                "ETag": f'"{hashlib.sha256(data).hexdigest()}"',
+                "ETag": f'"{hub.etags[key]}"',
                 "Accept-Ranges": "bytes",
                 "Content-Type": "application/octet-stream",
             }
