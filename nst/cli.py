@@ -128,6 +128,15 @@ def build_interpolate_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _memory(text: str) -> int:
+    from .memory import parse_bytes
+
+    try:
+        return parse_bytes(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _dimensions(text: str) -> tuple[int, int]:
     """``"WIDTHxHEIGHT"`` -> ``(height, width)``."""
     try:
@@ -174,6 +183,11 @@ def _add_config_options(p: argparse.ArgumentParser, *, blend_weights: bool) -> N
                    help="with --preserve-color: 1 the content's colours, 0 the stylised ones, in between a mix")
     p.add_argument("--photo-smoothing", type=int, default=DEFAULTS.photo_smoothing, metavar="RADIUS",
                    help="photorealistic mode: smooth the result along the photo's edges over RADIUS pixels (0: off)")
+    p.add_argument("--max-memory", type=_memory, default=DEFAULTS.max_memory, metavar="SIZE",
+                   help="the most memory the run may use, such as 6GB (0: what the device has free); "
+                        "scales that would not fit whole are optimised in tiles")
+    p.add_argument("--tile", type=int, default=DEFAULTS.tile_size, metavar="PX",
+                   help="optimise scales larger than PX pixels in tiles of PX (0: only where memory needs it)")
 
 
 def _add_machine_options(p: argparse.ArgumentParser) -> None:
@@ -199,6 +213,7 @@ def config_from_args(args: argparse.Namespace) -> TransferConfig:
         init=init, pooling=args.pooling, scales=args.scales, early_stop_tol=args.early_stop, seed=args.seed,
         precision=args.precision, preview_every=getattr(args, "save_every", 0),
         preserve_color=args.preserve_color, color_amount=args.color_amount, photo_smoothing=args.photo_smoothing,
+        max_memory=args.max_memory, tile_size=args.tile,
     )
     if getattr(args, "texture", False):
         if args.preserve_color != "off":
@@ -318,6 +333,8 @@ def run_transfer(args: argparse.Namespace) -> int:
         settings.update(output_metadata(args, config, model.source, output))
         return settings
 
+    if not args.quiet:
+        print(f"nst: {run.attempt.plan.describe()}", file=sys.stderr)
     bar = tqdm(total=run.total, disable=args.quiet, unit="step", dynamic_ncols=True, file=sys.stderr)
     shown, out_of_memory = 0, None
     try:

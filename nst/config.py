@@ -25,6 +25,8 @@ TV_KINDS = ("isotropic", "squared")
 PRECISIONS = ("auto", "fp32", "bf16")
 PRESERVE_COLORS = ("off", "luminance", "yuv", "ycrcb", "lab", "luv", "histogram")
 MAX_SIZE = 8192
+MIN_MEMORY = 256 * 2**20   # max_memory below this cannot hold the network and the runtime
+MIN_TILE = 32              # tile_size: at least two strides of relu5_1
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,9 @@ class TransferConfig:
     color_amount: float = 1.0             # how much of the content's colour to keep: 0 stylised, 1 content
     photo_smoothing: int = 0              # photorealistic mode: radius in pixels (at the output size) of the
                                           # smoothing that puts the photo's edges back (Li et al. 2018); 0: off
+    max_memory: int = 0                   # bytes the run may use at its peak (1 GB = 2^30); 0: the device's free
+                                          # memory. Scales that would not fit whole are optimised in tiles
+    tile_size: int = 0                    # tile side in pixels for scales larger than it; 0: only where needed
 
     def __post_init__(self) -> None:
         _check(self)
@@ -181,3 +186,10 @@ def _check(c: TransferConfig) -> None:
     _choice("preserve_color", c.preserve_color, PRESERVE_COLORS)
     _number("color_amount", c.color_amount, 0.0, 1.0)
     _number("photo_smoothing", c.photo_smoothing, 0, 1024, integer=True)
+    _number("max_memory", c.max_memory, 0, 2**62, integer=True)
+    if 0 < c.max_memory < MIN_MEMORY:
+        raise ValueError(f"max_memory must be 0 (the device's free memory) or at least {MIN_MEMORY // 2**20} MB, "
+                         f"got {c.max_memory} bytes")
+    _number("tile_size", c.tile_size, 0, MAX_SIZE, integer=True)
+    if 0 < c.tile_size < MIN_TILE:
+        raise ValueError(f"tile_size must be 0 (tiles only where needed) or at least {MIN_TILE} px, got {c.tile_size}")

@@ -33,6 +33,11 @@ added as they are, ``L(x) + sum_k E_k(x)``: each is a function of the image ``x`
 (``[1, 3, H, W]`` in [0, 1], at the current scale's size) that returns its weighted value, reported
 under its name in ``StepEvent.losses``.
 
+Memory (``nst.memory``): before the run starts, the peak memory of each scale is estimated and
+``plan`` says how it runs within the budget (the device's free memory, capped by ``config.max_memory``):
+whole when it fits, else in tiles with the same loss and gradient (``nst.tiled``), and with L-BFGS the
+longest history that fits. ``StyleTransfer.plan`` holds the choice.
+
 A scale ends after its share of the steps, or early when the loss improved by less than
 ``early_stop_tol`` (relative) over ``early_stop_patience`` steps. A non-finite loss ends the run
 with ``stop_reason == "nan"`` and the last good image.
@@ -57,7 +62,9 @@ from .image import resize_longest, resize_tensor, to_pil, to_tensor
 from .lbfgs import LBFGS
 from .losses import content_loss, gram_matrix, relative_squared_error, style_loss, total_variation, weighted_sum
 from .masks import cover_rest, guided_gram, layer_masks, mask_to_tensor, resize_mask
+from .memory import plan as plan_memory
 from .photoreal import guided_filter
+from .tiled import TiledObjective, Tiling, feature_maps, tiled_grams
 
 
 @dataclass(frozen=True)
@@ -197,6 +204,8 @@ class StyleTransfer:
         self.sizes = [longest for longest in pyramid(config.size, config.scales, config.min_scale_size)
                       if longest == config.size or min(self._level_shape(longest)) >= self.min_side]
         self.steps_per_scale = split_steps(config.steps, len(self.sizes))
+        self.plan = plan_memory(model, [self._level_shape(longest) for longest in self.sizes], config,
+                                self.device, dtype=self.dtype)
         self.total = sum(self.steps_per_scale)
         self.stop_reason: str | None = None  # "finished", "converged", "cancelled" or "nan"
         self.history: list[dict[str, float]] = []
@@ -252,7 +261,7 @@ class StyleTransfer:
             feats = self.model(image, layers, pooling=self.config.pooling)
         return {k: v.float() for k, v in feats.items()}
 
-    def _targets(self, shape: tuple[int, int]):
+    def _targets(self, shape: tuple[int, int], tiling: Tiling | None = None):
         c = self.config
         content_targets = {}
         content_tensor = None
@@ -260,11 +269,14 @@ class StyleTransfer:
             content_tensor = to_tensor(self.content.resize((shape[1], shape[0]), Image.LANCZOS), self.device)
             if c.content_weight > 0:
                 with torch.no_grad():
-                    content_targets = self._features(content_tensor, c.content_layers)
-        return content_tensor, content_targets, self._style_terms(shape)
+                    if tiling is None:
+                        content_targets = self._features(content_tensor, c.content_layers)
+                    else:
+                        content_targets = feature_maps(self._features, content_tensor, c.content_layers, tiling)
+        return content_tensor, content_targets, self._style_terms(shape, tiling)
 
     @torch.no_grad()
-    def _style_grams(self, shape: tuple[int, int]) -> list[dict[str, torch.Tensor] | None]:
+    def _style_grams(self, shape: tuple[int, int], tiling: Tiling | None = None) -> list[dict[str, torch.Tensor] | None]:
         """Each style's Gram matrices ``A_l^(i)`` (of its masked region if it has one); None for weight 0."""
         c = self.config
         n = len(self.styles)
@@ -280,6 +292,11 @@ class StyleTransfer:
             w, h = style.size
             longest = max(round(max(shape) * c.style_scale * scale), math.ceil(self.min_side * max(w, h) / min(w, h)))
             s = to_tensor(resize_longest(style, longest), self.device)
+            if tiling is not None:  # measured in tiles, like the image it is matched to
+                masks = None if mask is None else \
+                    layer_masks(resize_mask(mask, s.shape[-2:]).to(self.device), c.style_layers)
+                grams.append(tiled_grams(self._features, s, c.style_layers, tiling, masks))
+                continue
             feats = self._features(s, c.style_layers)
             if mask is None:
                 grams.append({l: gram_matrix(feats[l]) for l in c.style_layers})
@@ -288,14 +305,14 @@ class StyleTransfer:
                 grams.append({l: guided_gram(feats[l], masks[l]) for l in c.style_layers})
         return grams
 
-    def _style_terms(self, shape: tuple[int, int]) -> list[StyleTerm]:
+    def _style_terms(self, shape: tuple[int, int], tiling: Tiling | None = None) -> list[StyleTerm]:
         """Without style masks one term, the blend ``A_l = sum_i w_i A_l^(i)``; with them one term per style."""
         c = self.config
         if c.style_weight == 0 or not self.styles:
             return []
         blend = c.style_blend_weights or (1.0,) * len(self.styles)
         total = float(sum(blend))
-        grams = self._style_grams(shape)
+        grams = self._style_grams(shape, tiling)
         if self.style_masks is None:
             blended = {
                 l: sum(w / total * g[l] for w, g in zip(blend, grams) if g is not None) for l in c.style_layers
@@ -358,10 +375,31 @@ class StyleTransfer:
             terms[name] = term(x)
         return sum(terms.values()), terms
 
-    def _optimizer(self, x: torch.Tensor) -> LBFGS | torch.optim.Adam:
+    def _optimizer(self, x: torch.Tensor, history: int = 50) -> LBFGS | torch.optim.Adam:
         if self.config.optimizer == "lbfgs":
-            return LBFGS(x, lr=self.config.learning_rate, history_size=50)
+            return LBFGS(x, lr=self.config.learning_rate, history_size=history)
         return torch.optim.Adam([x], lr=self.config.learning_rate)
+
+    def _objective(self, level: int, shape: tuple[int, int]):
+        """This scale's ``(evaluate, value, content)``: ``evaluate(x)`` puts ``dL/dx`` in ``x.grad`` and returns
+        ``L(x)`` and its terms, ``value(x)`` only those; whole-image or tiled as the plan says."""
+        tiling = self.plan.levels[level].tiling
+        content, content_targets, style_terms = self._targets(shape, tiling)
+        if tiling is not None:
+            tiled = TiledObjective(self._features, self.config, shape, tiling, content_targets, style_terms,
+                                   self.extra_terms, seed=self.config.seed + level)
+            return tiled.evaluate, tiled.value, content
+
+        def evaluate(x: torch.Tensor):
+            loss, terms = self._loss(x, content_targets, style_terms)
+            loss.backward()
+            return loss, terms
+
+        def value(x: torch.Tensor):
+            with torch.no_grad():
+                return self._loss(x, content_targets, style_terms)
+
+        return evaluate, value, content
 
     def _run(self) -> Iterator[StepEvent]:
         c = self.config
@@ -371,7 +409,7 @@ class StyleTransfer:
         try:
             for level, (longest, level_steps) in enumerate(zip(self.sizes, self.steps_per_scale)):
                 shape = self._level_shape(longest)
-                content, content_targets, style_terms = self._targets(shape)
+                evaluate, value, content = self._objective(level, shape)
                 if level == 0:
                     x = self._initial(shape, content)
                 else:
@@ -379,7 +417,8 @@ class StyleTransfer:
                 x = x.detach().clone().requires_grad_(True)
                 self._current = x
                 self._best = _Best(image=x.detach().clone())
-                optimizer = self._optimizer(x)
+                optimizer = self._optimizer(x, self.plan.levels[level].history)
+                del content
                 recent: list[float] = []
                 converged = False
                 for _ in range(level_steps):
@@ -390,8 +429,7 @@ class StyleTransfer:
                         with torch.no_grad():
                             x.clamp_(0, 1)
                         optimizer.zero_grad(set_to_none=True)
-                        loss, terms = self._loss(x, content_targets, style_terms)
-                        loss.backward()
+                        loss, terms = evaluate(x)
                         if not record:
                             record.update({k: v.detach() for k, v in terms.items()}, total=loss.detach())
                             evaluated.append(x.detach().clone())
@@ -422,7 +460,7 @@ class StyleTransfer:
                 # The loss at a step is that of the image before the step; one last look at the final image.
                 with torch.no_grad():
                     x.clamp_(0, 1)
-                    final, _ = self._loss(x, content_targets, style_terms)
+                    final, _ = value(x)
                     if float(final) < self._best.loss:
                         self._best = _Best(float(final), x.detach().clone())
             self.stop_reason = "converged" if converged else "finished"

@@ -1,0 +1,248 @@
+"""The memory a run needs, estimated before it starts, and the plan that keeps it within a budget.
+
+The peak of one scale of ``H x W`` pixels, processed whole or in tiles (see ``nst.tiled``), in bytes:
+
+    peak = R + W_model + k * b * A(piece) + (n_image + n_opt) * 3 H W * 4 + 4 * sum_{l in content} C_l H_l W_l
+
+* ``A(piece) = sum_l C_l H_l W_l`` over every layer VGG-19 runs (each convolution, ReLU and pooling
+  output up to the deepest layer used) for the piece that goes through the network at once: the whole
+  image, or one tile's window (core plus halo, ``(T + S + 2 h)^2`` at most, ``S`` the stride). ``C_l`` channels, ``H_l x
+  W_l = H / 2^p x W / 2^p`` after ``p`` poolings. Through relu5_1 that is about ``610 H W`` elements.
+* ``b``: bytes per activation, 4 in float32, 2 under bfloat16 autocast.
+* ``k`` (``ACTIVATION_FACTOR``): what autograd keeps of them for the backward (ReLU outputs, the
+  convolutions' inputs, pooling outputs with their int64 indices) plus the backward's transient
+  buffers (the widest layer's gradients, the convolutions' workspace and the allocator's slack);
+  calibrated against measured peaks (``bench/memory.py``).
+* ``n_image`` (``IMAGE_COPIES``): the image-sized float32 tensors the loop holds: the image, its
+  gradient, the best image so far and its replacement, the content image, the previous scale's result.
+* ``n_opt``: the optimiser's image-sized state, ``2 m + 4`` for L-BFGS with a history of ``m``
+  (``m`` steps ``s_k`` and gradient changes ``y_k``, the direction, two gradients and a work vector);
+  2 for Adam (its two moments).
+* the content targets ``P_l``, kept whole at the content layers (``32 H W`` bytes at relu4_2).
+* ``R`` (``RUNTIME``): the process itself (Python, torch and its libraries) on the CPU, calibrated;
+  0 on CUDA, where the budget is the free memory after the CUDA context exists. ``W_model``: the
+  network's weights.
+
+Gram matrices (``4 N_l^2`` bytes per layer and style) are negligible and left out; so is the style
+images' forward pass without gradients, which keeps less than the optimisation's forward and backward
+unless a style is scaled up well beyond the output (``style_scale > 1``).
+
+The plan (``plan``) takes each scale of the pyramid whole when its estimate fits the budget; otherwise
+it cuts it into the largest tiles that fit, and with L-BFGS the longest history (50, 20 or 10) that
+fits with them. The budget (``budget``) is the free GPU memory on CUDA, the available RAM
+(``MemAvailable`` in ``/proc/meminfo``) on the CPU, capped by ``TransferConfig.max_memory``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+import torch
+
+from .features import LAYER_INDEX, LAYER_NAMES, deepest
+from .tiled import Tiling, layer_shape, pools_through
+
+# Calibrated with bench/memory.py against the peak resident memory (CPU) and the peak allocation
+# (CUDA) of real runs with the 8-bit Caffe VGG-19 through relu5_1 (see the README's memory table).
+ACTIVATION_FACTOR = {"cpu": 1.02, "cuda": 1.0}
+RUNTIME = {"cpu": 750 * 2**20, "cuda": 0}
+IMAGE_COPIES = 6
+LBFGS_HISTORIES = (50, 20, 10)   # the longest that fits is used; 50 is the whole-image default
+TILE_SIZES = (2048, 1536, 1024, 768, 512, 384, 256, 128)
+AVAILABLE_FRACTION = 0.9         # of the free memory, kept for the rest of the process and the system
+
+_UNITS = {"": 1, "b": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
+
+
+def parse_bytes(text: str | int) -> int:
+    """``"6GB"``, ``"6 GiB"``, ``"512M"`` or a plain number of bytes -> bytes (1 GB = 2^30 bytes)."""
+    if isinstance(text, int) and not isinstance(text, bool):
+        return text
+    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([kmgt]?)(i?b)?\s*", str(text).lower())
+    if not match:
+        raise ValueError(f"memory must be a number with an optional unit such as 6GB or 512MB, got {text!r}")
+    number, unit, _ = match.groups()
+    return int(float(number) * _UNITS[unit])
+
+
+def format_bytes(n: float) -> str:
+    """Bytes as ``"5.8 GB"`` / ``"310 MB"`` (1 GB = 2^30 bytes)."""
+    if n >= 2**30:
+        return f"{n / 2**30:.1f} GB"
+    return f"{n / 2**20:.0f} MB"
+
+
+# -- the estimate ---------------------------------------------------------------------------------
+
+
+def layer_widths(model) -> dict[str, int]:
+    """Output channels of every layer name the model has (convolutions, ReLUs, poolings)."""
+    widths, width = {}, 3
+    for name in LAYER_NAMES:
+        if name.startswith("conv"):
+            if name not in model.convs:
+                break
+            width = model.convs[name].out_channels
+        widths[name] = width
+    return widths
+
+
+def activation_elements(widths: Mapping[str, int], shape: tuple[int, int], layers: Sequence[str]) -> int:
+    """``A = sum_l C_l H_l W_l`` over every layer output up to the deepest of ``layers``."""
+    last = LAYER_INDEX[deepest(layers)]
+    return sum(widths[name] * _area(layer_shape(shape, pools_through(name))) for name in LAYER_NAMES[: last + 1])
+
+
+def _area(shape: tuple[int, int]) -> int:
+    return shape[0] * shape[1]
+
+
+def model_bytes(model) -> int:
+    """The network's weights and buffers in bytes."""
+    return sum(t.numel() * t.element_size() for t in (*model.parameters(), *model.buffers()))
+
+
+def optimizer_copies(optimizer: str, history: int) -> int:
+    """Image-sized tensors an optimiser keeps: ``2 m + 4`` for L-BFGS with history ``m``, 2 for Adam."""
+    return 2 * history + 4 if optimizer == "lbfgs" else 2
+
+
+def largest_window(shape: tuple[int, int], tiling: Tiling | None) -> tuple[int, int]:
+    """The largest piece that goes through the network at once: the image, or a tile's core and halo."""
+    if tiling is None:
+        return shape
+    side = tiling.tile + tiling.stride + 2 * tiling.halo  # a last thin piece may join a tile
+    return min(shape[0], side), min(shape[1], side)
+
+
+def estimate(model, shape: tuple[int, int], *, content_layers: Sequence[str], style_layers: Sequence[str],
+             optimizer: str = "lbfgs", history: int = 50, dtype: torch.dtype = torch.float32,
+             device: str | torch.device = "cpu", tiling: Tiling | None = None) -> int:
+    """Estimated peak bytes of optimising an ``H x W`` image (see the module notes for the formula)."""
+    kind = torch.device(device).type
+    layers = (*content_layers, *style_layers)
+    widths = layer_widths(model)
+    per_activation = 2 if dtype == torch.bfloat16 else 4
+    activations = ACTIVATION_FACTOR.get(kind, ACTIVATION_FACTOR["cuda"]) * per_activation \
+        * activation_elements(widths, largest_window(shape, tiling), layers)
+    image = 3 * _area(shape) * 4
+    images = (IMAGE_COPIES + optimizer_copies(optimizer, history)) * image
+    targets = sum(4 * widths[l] * _area(layer_shape(shape, pools_through(l))) for l in content_layers)
+    return int(RUNTIME.get(kind, 0) + model_bytes(model) + activations + images + targets)
+
+
+# -- the budget -----------------------------------------------------------------------------------
+
+
+def available_ram() -> int | None:
+    """``MemAvailable`` from ``/proc/meminfo`` in bytes, else the physical memory; None if unknown."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def budget(device: str | torch.device, limit: int = 0) -> int:
+    """Bytes a run on ``device`` may use at its peak: a share of the free GPU memory (CUDA, with what
+    torch's allocator already holds) or of the available RAM (CPU), capped by ``limit`` (0: no cap)."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        free += torch.cuda.memory_reserved(device)
+    else:
+        free = available_ram()
+    if free is None:
+        return limit if limit > 0 else 2**62
+    free = int(free * AVAILABLE_FRACTION)
+    return min(free, limit) if limit > 0 else free
+
+
+# -- the plan -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LevelPlan:
+    """How one scale runs: whole (``tiling`` None) or in tiles, the L-BFGS history, the estimated peak."""
+
+    shape: tuple[int, int]
+    tiling: Tiling | None
+    history: int
+    peak: int
+
+    @property
+    def tiled(self) -> bool:
+        return self.tiling is not None
+
+
+@dataclass(frozen=True)
+class MemoryPlan:
+    """The plan of a whole run: one ``LevelPlan`` per scale, and the budget it was made for."""
+
+    levels: tuple[LevelPlan, ...]
+    budget: int
+
+    @property
+    def peak(self) -> int:
+        return max(level.peak for level in self.levels)
+
+    def describe(self) -> str:
+        """One line: the estimated peak against the budget, and which scales are tiled."""
+        tiled = [level for level in self.levels if level.tiled]
+        text = f"estimated peak memory {format_bytes(self.peak)} of {format_bytes(self.budget)} available"
+        if tiled:
+            sizes = ", ".join(f"{max(level.shape)} px ({level.tiling.tile} px tiles)" for level in tiled)
+            text += f"; tiled at {sizes}"
+        return text
+
+
+def plan(model, shapes: Sequence[tuple[int, int]], config, device: str | torch.device = "cpu",
+         available: int | None = None, dtype: torch.dtype = torch.float32) -> MemoryPlan:
+    """The strategy for each scale (``shapes``, coarse to fine) within ``available`` bytes
+    (default: ``budget(device, config.max_memory)``).
+
+    A scale runs whole when it fits; else in the largest tiles (``config.tile_size`` if set) that fit,
+    with L-BFGS the longest history that fits with them. ``ValueError`` when even the smallest tiles
+    do not fit.
+    """
+    if available is None:
+        available = budget(device, config.max_memory)
+    layers = (*config.content_layers, *config.style_layers)
+    histories = LBFGS_HISTORIES if config.optimizer == "lbfgs" else (0,)
+    levels = []
+    for shape in shapes:
+        longest = max(shape)
+
+        def peak(tiling: Tiling | None, history: int) -> int:
+            return estimate(model, shape, content_layers=config.content_layers, style_layers=config.style_layers,
+                            optimizer=config.optimizer, history=history, dtype=dtype, device=device, tiling=tiling)
+
+        if config.tile_size:
+            options = [Tiling.for_layers(layers, config.tile_size)] if longest > config.tile_size else [None]
+        else:
+            options = [None, *(Tiling.for_layers(layers, t) for t in TILE_SIZES if t < longest)]
+        chosen = None
+        for tiling in options:
+            history = next((m for m in histories if peak(tiling, m) <= available), None)
+            if history is not None:
+                chosen = LevelPlan(tuple(shape), tiling, history, peak(tiling, history))
+                break
+        if chosen is None:
+            smallest = options[-1]
+            need = peak(smallest, histories[-1])
+            pieces = "whole" if smallest is None else f"in {smallest.tile} px tiles"
+            advice = "lower the size" + (", use Adam (no L-BFGS history)" if config.optimizer == "lbfgs" else "") \
+                + (", lower tile_size" if config.tile_size else "") + " or allow more memory (max_memory)"
+            raise ValueError(f"a {shape[1]}x{shape[0]} px scale needs about {format_bytes(need)} {pieces}, "
+                             f"but only {format_bytes(available)} may be used: {advice}")
+        levels.append(chosen)
+    return MemoryPlan(tuple(levels), available)
