@@ -41,19 +41,19 @@ def peak_gib() -> float:
     return torch.cuda.max_memory_allocated() / 2**30 if DEVICE == "cuda" else 0.0
 
 
-def timed_run(model, content, style, size: int, precision: str, steps: int) -> dict:
-    """One default run on CUDA: wall seconds, seconds per step, peak GPU memory and the result."""
+def timed_run(model, content, style, size: int, precision: str, steps: int, max_memory: int = 0) -> dict:
+    """One default run on CUDA: wall seconds, seconds per step, peak GPU memory, the memory plan and the result."""
     from nst import StyleTransfer, TransferConfig
 
     if DEVICE == "cuda":
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats()
     start = synchronized()
-    run = StyleTransfer(model, content, [style], TransferConfig(size=size, steps=steps, precision=precision,
-                                                                  preview_every=0), device=DEVICE)
+    config = TransferConfig(size=size, steps=steps, precision=precision, preview_every=0, max_memory=max_memory)
+    run = StyleTransfer(model, content, [style], config, device=DEVICE)
     result = run.run()
     wall = synchronized() - start
-    return {"wall_s": wall, "s_per_step": wall / steps, "peak_gib": peak_gib(),
+    return {"wall_s": wall, "s_per_step": wall / steps, "peak_gib": peak_gib(), "plan": run.plan.describe(),
             "stop_reason": run.stop_reason, "result": result}
 
 
@@ -105,6 +105,9 @@ def main() -> None:
     parser.add_argument("--pastiche", action="store_true", help="also time pastiche at the first size")
     parser.add_argument("--pastiche-steps", type=int, default=500, help="pastiche's steps (500: its converged result)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "gpu")
+    parser.add_argument("--max-memory", default="0", help="memory budget such as 8GB (0: the card's free memory); "
+                        "scales that do not fit are optimised in tiles")
+    parser.add_argument("--no-step-cost", action="store_true", help="leave out the step against bare pass timing")
     parser.add_argument("--cudnn-benchmark", action="store_true", help="let cuDNN time its algorithms per shape")
     parser.add_argument("--device", default="cuda", choices=["cuda", "cpu"], help="cpu: a dry run of the script")
     args = parser.parse_args()
@@ -116,6 +119,7 @@ def main() -> None:
 
     sys.path.insert(0, str(ROOT))
     import nst
+    from nst.memory import parse_bytes
     from nst.metrics import content_distance, style_distance
 
     args.out.mkdir(parents=True, exist_ok=True)
@@ -134,16 +138,17 @@ def main() -> None:
     rows = []
     for size in args.sizes:
         for precision in args.precisions:
-            measured = timed_run(model, content, style, size, precision, args.steps)
+            measured = timed_run(model, content, style, size, precision, args.steps, parse_bytes(args.max_memory))
             result = measured.pop("result")
-            result.save(args.out / f"{content_name}_{style_name}_{size}_{precision}.png")
+            suffix = "png" if size <= 2048 else "jpg"  # a 4096 px PNG is some 30 MB
+            result.save(args.out / f"{content_name}_{style_name}_{size}_{precision}.{suffix}", quality=92)
             row = {"size": size, "precision": precision, "steps": args.steps, **measured,
                    "style_distance": style_distance(model, result, style),
                    "content_distance": content_distance(model, result, content),
                    "photo_style_distance": style_distance(model, nst.image.resize_longest(content, size), style)}
             rows.append(row)
             print(json.dumps(row), flush=True)
-    costs = {size: step_cost(model, content, size) for size in args.sizes}
+    costs = {} if args.no_step_cost else {size: step_cost(model, content, size) for size in args.sizes}
     for size, cost in costs.items():
         print(json.dumps({"size": size, **cost}), flush=True)
 
