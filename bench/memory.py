@@ -71,7 +71,8 @@ def child(size: int, steps: int, optimizer: str, device: str, tile: int) -> None
     layers = (*config.content_layers, *config.style_layers)
     widths = memory.layer_widths(model)
     history = min(steps, level.history) if optimizer == "lbfgs" else 0
-    rest = (memory.IMAGE_COPIES + memory.optimizer_copies(optimizer, history)) * 3 * level.shape[0] * level.shape[1] * 4
+    rest = (memory.IMAGE_COPIES + memory.optimizer_copies(optimizer, history, device)) \
+        * 3 * level.shape[0] * level.shape[1] * 4
     rest += sum(4 * widths[l] * (level.shape[0] >> memory.pools_through(l)) * (level.shape[1] >> memory.pools_through(l))
                 for l in config.content_layers)
     print(json.dumps({

@@ -15,9 +15,10 @@ The peak of one scale of ``H x W`` pixels, processed whole or in tiles (see ``ns
   calibrated against measured peaks (``bench/memory.py``).
 * ``n_image`` (``IMAGE_COPIES``): the image-sized float32 tensors the loop holds: the image, its
   gradient, the best image so far and its replacement, the content image, the previous scale's result.
-* ``n_opt``: the optimiser's image-sized state, ``2 m + 4`` for L-BFGS with a history of ``m``
-  (``m`` steps ``s_k`` and gradient changes ``y_k``, the direction, two gradients and a work vector);
-  2 for Adam (its two moments).
+* ``n_opt``: the optimiser's image-sized state, ``sigma (2 m + 4)`` for L-BFGS with a history of
+  ``m`` (``m`` steps ``s_k`` and gradient changes ``y_k``, the direction, two gradients and a work
+  vector; ``sigma`` (``HISTORY_SLACK``) counts the freed history blocks the CPU's allocator keeps as
+  the history turns over, calibrated); 2 for Adam (its two moments).
 * the content targets ``P_l``, kept whole at the content layers (``32 H W`` bytes at relu4_2).
 * ``R`` (``RUNTIME``): the process itself (Python, torch and its libraries) on the CPU, calibrated;
   0 on CUDA, where the budget is the free memory after the CUDA context exists. ``W_model``: the
@@ -45,10 +46,16 @@ import torch
 from .features import LAYER_INDEX, LAYER_NAMES, deepest
 from .tiled import Tiling, layer_shape, pools_through
 
-# Calibrated with bench/memory.py against the peak resident memory (CPU) and the peak allocation
-# (CUDA) of real runs with the 8-bit Caffe VGG-19 through relu5_1 (see the README's memory table).
-ACTIVATION_FACTOR = {"cpu": 1.02, "cuda": 1.0}
-RUNTIME = {"cpu": 750 * 2**20, "cuda": 0}
+# Calibrated with bench/memory.py against the peak resident memory of real runs on the CPU with the
+# 8-bit Caffe VGG-19 through relu5_1: one scale of Adam steps at 256, 512 and 768 px fits k = 1.02 and
+# R = 750 MB (800 MB is used: the default run at 256 px peaked higher); a 2048 px run in 1024 px tiles
+# (Adam) then came within 1%. The default run at 1024 px (3 scales, L-BFGS with a full history)
+# peaked 0.8 history's worth above the rest: freed history blocks the allocator keeps (HISTORY_SLACK).
+# The CUDA factors are not calibrated: k is set high there, and torch's caching allocator reuses
+# same-sized blocks, so the history has no slack.
+ACTIVATION_FACTOR = {"cpu": 1.02, "cuda": 1.45}
+RUNTIME = {"cpu": 800 * 2**20, "cuda": 0}
+HISTORY_SLACK = {"cpu": 1.8, "cuda": 1.0}
 IMAGE_COPIES = 6
 LBFGS_HISTORIES = (50, 20, 10)   # the longest that fits is used; 50 is the whole-image default
 TILE_SIZES = (2048, 1536, 1024, 768, 512, 384, 256, 128)
@@ -105,9 +112,11 @@ def model_bytes(model) -> int:
     return sum(t.numel() * t.element_size() for t in (*model.parameters(), *model.buffers()))
 
 
-def optimizer_copies(optimizer: str, history: int) -> int:
-    """Image-sized tensors an optimiser keeps: ``2 m + 4`` for L-BFGS with history ``m``, 2 for Adam."""
-    return 2 * history + 4 if optimizer == "lbfgs" else 2
+def optimizer_copies(optimizer: str, history: int, device: str | torch.device = "cpu") -> float:
+    """Image-sized tensors an optimiser keeps: ``sigma (2 m + 4)`` for L-BFGS with history ``m``, 2 for Adam."""
+    if optimizer != "lbfgs":
+        return 2
+    return HISTORY_SLACK.get(torch.device(device).type, 1.0) * (2 * history + 4)
 
 
 def largest_window(shape: tuple[int, int], tiling: Tiling | None) -> tuple[int, int]:
@@ -129,7 +138,7 @@ def estimate(model, shape: tuple[int, int], *, content_layers: Sequence[str], st
     activations = ACTIVATION_FACTOR.get(kind, ACTIVATION_FACTOR["cuda"]) * per_activation \
         * activation_elements(widths, largest_window(shape, tiling), layers)
     image = 3 * _area(shape) * 4
-    images = (IMAGE_COPIES + optimizer_copies(optimizer, history)) * image
+    images = (IMAGE_COPIES + optimizer_copies(optimizer, history, device)) * image
     targets = sum(4 * widths[l] * _area(layer_shape(shape, pools_through(l))) for l in content_layers)
     return int(RUNTIME.get(kind, 0) + model_bytes(model) + activations + images + targets)
 
