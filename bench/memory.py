@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import time
@@ -30,6 +29,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 ASSETS = ROOT.parent / "shared" / "assets"
 sys.path.insert(0, str(ROOT))
+
+from bench.bench import timed_process  # noqa: E402  (wall time, CPU time and peak memory of a fresh process)
 
 
 def _status(field: str) -> int:
@@ -111,19 +112,6 @@ def calibrate(args: argparse.Namespace) -> None:
     print(json.dumps({"device": args.device, "ACTIVATION_FACTOR": round(k, 3), "RUNTIME_MiB": round(runtime / 2**20)}))
 
 
-def timed_process(command: list[str]) -> dict:
-    start = time.perf_counter()
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(process.pid, 0)
-    wall = time.perf_counter() - start
-    stderr = process.stderr.read().decode(errors="replace")
-    process.stderr.close()
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{' '.join(command)} failed:\n{stderr[-2000:]}")
-    return {"wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime, "peak_mib": usage.ru_maxrss / 1024,
-            "stderr": stderr}
-
-
 def sizes(args: argparse.Namespace) -> None:
     import nst
     from nst.cli import build_parser, config_from_args
@@ -147,7 +135,7 @@ def sizes(args: argparse.Namespace) -> None:
         row = {"size": size, "steps": args.steps, "estimate_mib": plan.peak / 2**20,
                "tiled": [max(l.shape) for l in plan.levels if l.tiled],
                "tile": top.tiling.tile if top.tiling else 0, "history": top.history,
-               **{k: v for k, v in measured.items() if k != "stderr"}}
+               **{k: v for k, v in measured.items() if k != "started"}}
         rows.append(row)
         print(json.dumps(row), flush=True)
     print()
