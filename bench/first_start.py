@@ -40,7 +40,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -93,6 +92,8 @@ def random_checkpoint(seed: int = 0) -> bytes:
 def start_app(browser, env: dict[str, str], folder: Path, port: int, source: str) -> dict:
     """Launch ``python app.py`` with ``env`` on ``port``; seconds to HTTP 200 and to a ready page, and
     the page's weights line, which must name ``source``."""
+    from app_server import wait_until_serving  # tests/ is on the path (main)
+
     env = {**env, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
            "GRADIO_ANALYTICS_ENABLED": "False", "NST_OUTPUT_DIR": str(folder / "outputs")}
     url = f"http://127.0.0.1:{port}/"
@@ -102,17 +103,7 @@ def start_app(browser, env: dict[str, str], folder: Path, port: int, source: str
         process = subprocess.Popen([sys.executable, str(ROOT / "app.py")], cwd=ROOT, env=env,
                                    stdout=log, stderr=subprocess.STDOUT)
     try:
-        while True:
-            if process.poll() is not None:
-                raise SystemExit(f"app.py exited with status {process.returncode}:\n{log_path.read_text()[-3000:]}")
-            if time.perf_counter() - start > TIMEOUT_S:
-                raise SystemExit(f"app.py did not answer within {TIMEOUT_S} s:\n{log_path.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(url, timeout=5) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.05)
+        wait_until_serving(url, process, log_path, timeout=TIMEOUT_S, poll=0.05)
         http_s = time.perf_counter() - start
         context = browser.new_context()
         try:

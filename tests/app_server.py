@@ -34,8 +34,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _wait_until_serving(url: str, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
+def wait_until_serving(url: str, process: subprocess.Popen, log: Path, timeout: float = START_TIMEOUT_S,
+                       poll: float = 0.5) -> None:
+    """Return once ``url`` answers HTTP 200; ``AppDidNotStart`` (with the log's end) if the app exits first or
+    does not answer within ``timeout`` seconds. ``poll``: seconds between tries."""
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise AppDidNotStart(f"app.py exited with status {process.returncode}:\n{log.read_text()[-3000:]}")
@@ -44,8 +47,8 @@ def _wait_until_serving(url: str, process: subprocess.Popen, log: Path) -> None:
                 if response.status == 200:
                     return
         except OSError:
-            time.sleep(0.5)
-    raise AppDidNotStart(f"app.py did not answer within {START_TIMEOUT_S} s:\n{log.read_text()[-3000:]}")
+            time.sleep(poll)
+    raise AppDidNotStart(f"app.py did not answer within {timeout:g} s:\n{log.read_text()[-3000:]}")
 
 
 @contextlib.contextmanager
@@ -80,7 +83,7 @@ def serving_app(folder: Path, **environment: str) -> Iterator[tuple[str, subproc
                                    stdout=out, stderr=subprocess.STDOUT)
     try:
         url = f"http://127.0.0.1:{port}/"
-        _wait_until_serving(url, process, log)
+        wait_until_serving(url, process, log)
         yield url, process
     finally:
         process.terminate()
