@@ -16,9 +16,10 @@ runs out of memory starts again smaller, then with Adam (``nst.recovery``), sayi
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import Iterable, Sequence
 
 from . import __version__
 from .config import INITS, OPTIMIZERS, POOLINGS, PRECISIONS, PRESERVE_COLORS, TV_KINDS, TransferConfig
@@ -115,7 +116,7 @@ def build_interpolate_parser() -> argparse.ArgumentParser:
     p.add_argument("content", metavar="CONTENT", help="the photo to restyle")
     p.add_argument("style_a", metavar="STYLE_A", help="the style at t = 0")
     p.add_argument("style_b", metavar="STYLE_B", help="the style at t = 1")
-    p.add_argument("-n", "--count", type=int, default=5, help="number of outputs, at least 2")
+    p.add_argument("-n", "--count", type=int, default=5, help="number of outputs, from 2 to 64")
     p.add_argument("-o", "--output", required=True, help="where to write the grid of outputs (.png or .jpg)")
     p.add_argument("--gif", default=None, metavar="PATH", help="also write the outputs as an animated .gif")
     p.add_argument("--duration", type=int, default=300, metavar="MS", help="milliseconds per GIF frame")
@@ -203,7 +204,7 @@ def _add_machine_options(p: argparse.ArgumentParser) -> None:
 def config_from_args(args: argparse.Namespace) -> TransferConfig:
     """The ``TransferConfig`` that command-line arguments describe."""
     init = args.init if args.init in ("content", "style", "noise") else "image"
-    config = TransferConfig(
+    values = dict(
         size=args.size, steps=args.steps, content_weight=args.content_weight, style_weight=args.style_weight,
         tv_weight=args.tv_weight, tv_kind=args.tv_kind, content_layers=args.content_layers,
         style_layers=args.style_layers, content_layer_weights=args.content_layer_weights,
@@ -215,6 +216,10 @@ def config_from_args(args: argparse.Namespace) -> TransferConfig:
         preserve_color=args.preserve_color, color_amount=args.color_amount, photo_smoothing=args.photo_smoothing,
         max_memory=args.max_memory, tile_size=args.tile,
     )
+    try:
+        config = TransferConfig(**values)
+    except ValueError as exc:
+        raise UsageError(_in_flag_terms(str(exc), values)) from None
     if getattr(args, "texture", False):
         if args.preserve_color != "off":
             raise UsageError("--preserve-color takes colours from a CONTENT image: drop it with --texture")
@@ -224,6 +229,18 @@ def config_from_args(args: argparse.Namespace) -> TransferConfig:
         if args.texture_size is not None:
             config = config.replace(size=max(args.texture_size))
     return config
+
+
+_FLAGS = {"early_stop_tol": "--early-stop", "preview_every": "--save-every", "tile_size": "--tile"}
+
+
+def _in_flag_terms(message: str, settings: Iterable[str]) -> str:
+    """A ``TransferConfig`` error with each of ``settings`` named by its option: "early_stop_tol must be ..."
+    becomes "--early-stop must be ...", so the message names what the user typed."""
+    for name in settings:
+        flag = _FLAGS.get(name, "--" + name.replace("_", "-"))
+        message = re.sub(rf"\b{name}\b", flag, message)
+    return message
 
 
 def _per_style(values: list[str] | None, count: int, option: str) -> list[str | None] | None:
@@ -382,11 +399,12 @@ def run_transfer(args: argparse.Namespace) -> int:
 def run_interpolation(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from .interpolate import interpolate
+    from .interpolate import MAX_OUTPUTS, interpolate
     from .montage import grid, save_gif
 
-    if args.count < 2:
-        raise UsageError(f"-n must be at least 2 (the two ends of the sweep), got {args.count}")
+    if not 2 <= args.count <= MAX_OUTPUTS:
+        raise UsageError(f"-n must be from 2 (the two ends of the sweep) to {MAX_OUTPUTS} (each is a run of its "
+                         f"own), got {args.count}")
     if args.columns is not None and args.columns < 1:
         raise UsageError(f"--columns must be at least 1, got {args.columns}")
     if args.follow_steps is not None and args.follow_steps < 0:

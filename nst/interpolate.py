@@ -26,13 +26,16 @@ from .features import VGG19Features
 from .montage import grid, save_gif
 from .sweep import Job, Sweep
 
-__all__ = ["blend_values", "grid", "interpolate", "save_gif"]
+__all__ = ["MAX_OUTPUTS", "blend_values", "grid", "interpolate", "save_gif"]
+
+
+MAX_OUTPUTS = 64  # outputs of one sweep: each is a transfer of its own, and all of them share one grid
 
 
 def blend_values(n: int) -> list[float]:
     """``t_k = k / (n - 1)`` for ``k = 0 .. n-1``: 0 is all style A, 1 all style B."""
-    if isinstance(n, bool) or not isinstance(n, int) or n < 2:
-        raise ValueError(f"an interpolation needs at least 2 outputs, got n={n!r}")
+    if isinstance(n, bool) or not isinstance(n, int) or not 2 <= n <= MAX_OUTPUTS:
+        raise ValueError(f"an interpolation needs from 2 to {MAX_OUTPUTS} outputs, got n={n!r}")
     return [k / (n - 1) for k in range(n)]
 
 

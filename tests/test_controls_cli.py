@@ -57,7 +57,10 @@ def test_mask_none_and_default_style(nst, tmp_path):
      "nst: error: --default-style must be between 1 and 2"),
     (["--mask", "@nowhere.png", "--mask", "none"], "nst: error: --mask "),
     (["--preserve-color", "hsv"], "nst: error: argument --preserve-color: invalid choice"),
-    (["--color-amount", "2"], "nst: error: color_amount must be between 0.0 and 1.0"),
+    (["--color-amount", "2"], "nst: error: --color-amount must be between 0.0 and 1.0"),
+    (["--early-stop", "2"], "nst: error: --early-stop must be between 0.0 and 1.0"),  # early_stop_tol
+    (["--tile", "8"], "nst: error: --tile must be 0 (tiles only where needed) or at least 32 px"),  # tile_size
+    (["--content-weight", "0", "--style-weight", "0"], "nst: error: --content-weight and --style-weight are both"),
 ])
 def test_count_and_value_errors_are_one_line(nst, tmp_path, args, message):
     code, err = nst("@content/face.jpg", "@style/starry_night.jpg", "@style/the_scream.jpg",
@@ -126,7 +129,8 @@ def test_interpolate_writes_a_grid_and_a_gif(nst, tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["-n", "1"], "nst: error: -n must be at least 2"),
+    (["-n", "1"], "nst: error: -n must be from 2"),
+    (["-n", "100000"], "nst: error: -n must be from 2 (the two ends of the sweep) to 64"),
     (["--gif", "x.png"], "nst: error: --gif 'x.png' must end in .gif"),
     (["--style-scales", "1,2,3"], "nst: error: --style-scales has 3 value(s) for 2 STYLE image(s)"),
 ])

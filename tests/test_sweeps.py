@@ -28,8 +28,9 @@ def images(assets):
 
 def test_blend_values_run_from_a_to_b():
     assert blend_values(5) == [0.0, 0.25, 0.5, 0.75, 1.0]
-    with pytest.raises(ValueError, match="at least 2 outputs"):
-        blend_values(1)
+    for n in (1, 65):
+        with pytest.raises(ValueError, match="from 2 to 64 outputs"):
+            blend_values(n)
 
 
 def test_interpolation_moves_from_style_a_to_style_b(tiny_model, images):
