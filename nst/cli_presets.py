@@ -15,7 +15,10 @@ result.png`` runs the same look again.
 A batch applies one preset to every image of a folder, one output ``<name>.png`` each, under one
 progress bar. An output that exists and was made with the same preset and settings counts as done
 and is skipped, so an interrupted batch picks up where it stopped; a file that fails is reported and
-the rest carry on, and the exit status is 1 if any failed.
+the rest carry on, and the exit status is 1 if any failed. An image that runs out of memory is
+retried lighter (``nst.recovery``) and saved with the settings it was made with, so the next batch
+(on a larger machine, say) does it again at the preset's own; if no retry fits, the best image so
+far is saved and the file counts as failed.
 """
 
 from __future__ import annotations
@@ -159,6 +162,7 @@ def run_batch(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from tqdm import tqdm
 
     from .optimize import StyleTransfer
+    from .recovery import RetryingTransfer, is_out_of_memory
 
     source, target = Path(args.input_dir), Path(args.output)
     if not source.is_dir():
@@ -181,6 +185,15 @@ def run_batch(args: argparse.Namespace, argv: Sequence[str]) -> int:
     done = [not args.overwrite and out.exists() and _same_look(out, made_with) for out in outputs]
     target.mkdir(parents=True, exist_ok=True)
 
+    def save_result(run: RetryingTransfer, photo: Path, out: Path, stop_reason: str | None) -> None:
+        """The run's image, with the settings it was made with: a lighter retry's are not the preset's,
+        so the next batch does that image again rather than count it as done."""
+        look = made_with if run.config == config else run_preset(preset, run.config, (), model.source)
+        settings = {"config": run.config.to_dict(), "content": photo.name,
+                    "styles": [s.file for s in preset.styles], "weights": model.source,
+                    "version": __version__, "stop_reason": stop_reason, **png_metadata(look)}
+        save_image(run.result(), out, settings)
+
     failures: list[tuple[str, str]] = []
     made = 0
     bar = tqdm(total=len(inputs), initial=sum(done), disable=args.quiet, unit="image", dynamic_ncols=True,
@@ -190,20 +203,27 @@ def run_batch(args: argparse.Namespace, argv: Sequence[str]) -> int:
             if skip:
                 continue
             bar.set_postfix_str(photo.name)
+            run = None
             try:
-                run = StyleTransfer(model, load_image(photo), styles, config, init_image=init_image,
-                                    device=args.device)
+                content = load_image(photo)
+                run = RetryingTransfer(lambda c: StyleTransfer(model, content, styles, c, init_image=init_image,
+                                                               device=args.device), config)
+                shown = 0
                 for event in run:
+                    for notice in run.notices[shown:]:
+                        bar.write(f"nst: {photo.name}: {notice}", file=sys.stderr)
+                    shown = len(run.notices)
                     bar.set_postfix_str(f"{photo.name} {event.step}/{event.total}")
                 if run.stop_reason == "nan":
                     raise RuntimeError("the loss became NaN; try a lower --lr or --style-weight")
-                settings = {"config": config.to_dict(), "content": photo.name,
-                            "styles": [s.file for s in preset.styles], "weights": model.source,
-                            "version": __version__, **png_metadata(made_with)}
-                save_image(run.result(), out, settings)
+                save_result(run, photo, out, run.stop_reason)
                 made += 1
-            except (ValueError, RuntimeError, OSError) as exc:  # ImageError and PresetError are ValueErrors
-                failures.append((photo.name, str(exc).splitlines()[0] if str(exc) else type(exc).__name__))
+            except (ValueError, RuntimeError, OSError, MemoryError) as exc:  # ImageError, PresetError: ValueErrors
+                message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                if run is not None and is_out_of_memory(exc) and run.has_image:
+                    save_result(run, photo, out, "out of memory")
+                    message = f"out of memory at the lightest settings tried; saved the best image so far ({message})"
+                failures.append((photo.name, message))
                 bar.write(f"nst: {photo.name}: {failures[-1][1]}", file=sys.stderr)
             bar.update(1)
     except KeyboardInterrupt:

@@ -153,9 +153,9 @@ def test_the_command_line_says_it_retried_and_saves_the_smaller_result(tmp_path,
     assert settings["config"]["size"] == 24 and settings["stop_reason"] == "finished"
 
 
-def test_the_command_line_saves_the_best_image_when_no_retry_fits(tmp_path, tiny_weights, cli_inputs, monkeypatch,
-                                                                 capsys):
-    for optimizer in (LBFGS, torch.optim.Adam):  # both run out at their third step
+def out_of_memory_at_the_third_step(monkeypatch) -> None:
+    """Both optimisers run out of memory at their third step, whatever the size."""
+    for optimizer in (LBFGS, torch.optim.Adam):
         def step(self, closure=None, _step=optimizer.step):
             self.steps_taken = getattr(self, "steps_taken", 0) + 1
             if self.steps_taken == 3:
@@ -163,6 +163,11 @@ def test_the_command_line_saves_the_best_image_when_no_retry_fits(tmp_path, tiny
             return _step(self, closure)
 
         monkeypatch.setattr(optimizer, "step", step)
+
+
+def test_the_command_line_saves_the_best_image_when_no_retry_fits(tmp_path, tiny_weights, cli_inputs, monkeypatch,
+                                                                 capsys):
+    out_of_memory_at_the_third_step(monkeypatch)
     monkeypatch.setattr("nst.cli._load_model", lambda args: VGG19Features(tiny_weights))
     output = tmp_path / "out.png"
     assert main([*cli_inputs, "-o", str(output)]) == 1
@@ -173,3 +178,44 @@ def test_the_command_line_saves_the_best_image_when_no_retry_fits(tmp_path, tiny
     settings = read_settings(output)
     assert settings["stop_reason"] == "out of memory" and settings["config"]["optimizer"] == "adam"
     assert Image.open(output).size == (32, 24)
+
+
+@pytest.fixture
+def batch_argv(tmp_path, content, style) -> list[str]:
+    """``nst batch`` over a folder with one photo, with a one-painting preset at 32 px, 3 steps."""
+    from nst import presets
+
+    look = presets.create(tmp_path / "look", "look", TransferConfig(size=32, steps=3, scales=1), [style])
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    content.save(photos / "photo.png")
+    return ["batch", str(photos), "--preset", str(look.folder), "-o", str(tmp_path / "out"), "--device", "cpu",
+            "--quiet"]
+
+
+def test_a_batch_retries_an_image_lighter_and_does_it_again_next_time(tmp_path, tiny_weights, batch_argv,
+                                                                    monkeypatch, capsys):
+    monkeypatch.setattr("nst.cli_presets._load_model", lambda args: MemoryLimited(tiny_weights, most=26))
+    monkeypatch.setattr("nst.recovery.DEFAULT_FLOOR", 16)
+    assert main(batch_argv) == 0
+    err = capsys.readouterr().err
+    assert "nst: photo.png: out of memory at 32 px; retrying at 24 px" in err and "1 made, 0 already done" in err
+    output = tmp_path / "out" / "photo.png"
+    assert Image.open(output).size == (24, 18) and read_settings(output)["config"]["size"] == 24
+
+    monkeypatch.setattr("nst.cli_presets._load_model", lambda args: VGG19Features(tiny_weights))  # more memory now
+    assert main(batch_argv) == 0
+    assert "1 made, 0 already done" in capsys.readouterr().err  # the smaller result was not counted as done
+    assert Image.open(output).size == (32, 24)
+
+
+def test_a_batch_saves_the_best_image_when_no_retry_fits_and_counts_it_failed(tmp_path, tiny_weights, batch_argv,
+                                                                            monkeypatch, capsys):
+    out_of_memory_at_the_third_step(monkeypatch)
+    monkeypatch.setattr("nst.cli_presets._load_model", lambda args: VGG19Features(tiny_weights))
+    assert main(batch_argv) == 1
+    err = capsys.readouterr().err
+    assert "0 made, 0 already done, 1 failed" in err
+    assert "photo.png: out of memory at the lightest settings tried; saved the best image so far" in err
+    settings = read_settings(tmp_path / "out" / "photo.png")
+    assert settings["stop_reason"] == "out of memory" and settings["config"]["optimizer"] == "adam"
