@@ -92,7 +92,7 @@ def random_checkpoint(seed: int = 0) -> bytes:
 def start_app(browser, env: dict[str, str], folder: Path, port: int, source: str) -> dict:
     """Launch ``python app.py`` with ``env`` on ``port``; seconds to HTTP 200 and to a ready page, and
     the page's weights line, which must name ``source``."""
-    from app_server import wait_until_serving  # tests/ is on the path (main)
+    from app_server import stop, wait_until_serving  # tests/ is on the path (main)
 
     env = {**env, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
            "GRADIO_ANALYTICS_ENABLED": "False", "NST_OUTPUT_DIR": str(folder / "outputs")}
@@ -115,12 +115,7 @@ def start_app(browser, env: dict[str, str], folder: Path, port: int, source: str
         finally:
             context.close()
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
     if source not in runtime:
         raise SystemExit(f"expected weights from {source!r}, the page says: {runtime}\n{log_path.read_text()[-3000:]}")
     return {"http_s": http_s, "ready_s": ready_s, "runtime": runtime}

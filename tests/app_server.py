@@ -51,6 +51,16 @@ def wait_until_serving(url: str, process: subprocess.Popen, log: Path, timeout: 
     raise AppDidNotStart(f"app.py did not answer within {timeout:g} s:\n{log.read_text()[-3000:]}")
 
 
+def stop(process: subprocess.Popen, grace: float = 20) -> None:
+    """End the app's process: SIGTERM, then SIGKILL if it has not exited within ``grace`` seconds."""
+    process.terminate()
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 @contextlib.contextmanager
 def running_app(folder: Path) -> Iterator[str]:
     """Serve the app from ``folder`` (weights, outputs and log go there); yields its URL, stops it after."""
@@ -86,9 +96,4 @@ def serving_app(folder: Path, **environment: str) -> Iterator[tuple[str, subproc
         wait_until_serving(url, process, log)
         yield url, process
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)

@@ -1,5 +1,9 @@
 """Shared fixtures for the engine's tests: the test images, tiny random VGG-19 weights, the real ones.
 
+``content``, ``style`` and ``other_style`` are Tübingen, The Starry Night and The Scream at 64 px on
+the longer side (a module may define its own at another size with ``asset_at``); ``photo`` and
+``painting`` are the full-size Tübingen and Starry Night files, as paths.
+
 ``tiny_weights`` has all 16 convolutions of VGG-19 with narrow channel widths, so the whole network
 runs in milliseconds on a CPU while keeping VGG-19's layer structure (and names) exactly. Its
 weights are drawn with He initialisation, ``w ~ N(0, 2 / (9 C_in))``, so activations neither vanish
@@ -12,8 +16,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from PIL import Image
 
 from nst.features import CONV_NAMES, VGG19Features
+from nst.image import load_image, resize_longest
 from nst.weights import TORCHVISION, VGGWeights
 
 ASSETS = Path(__file__).resolve().parents[1].parent / "shared" / "assets"
@@ -51,6 +57,36 @@ def assets() -> Path:
     """The shared test images (``<repo>/../shared/assets``)."""
     assert ASSETS.is_dir(), f"test images not found at {ASSETS}; the shared/ folder must sit beside the repository"
     return ASSETS
+
+
+def asset_at(assets: Path, relative: str, longest: int) -> Image.Image:
+    """The shared test image ``assets/relative`` resized to ``longest`` px on its longer side."""
+    return resize_longest(load_image(assets / relative), longest)
+
+
+@pytest.fixture(scope="module")
+def content(assets: Path) -> Image.Image:
+    return asset_at(assets, "content/tubingen.jpg", 64)  # 64x48
+
+
+@pytest.fixture(scope="module")
+def style(assets: Path) -> Image.Image:
+    return asset_at(assets, "style/starry_night.jpg", 64)
+
+
+@pytest.fixture(scope="module")
+def other_style(assets: Path) -> Image.Image:
+    return asset_at(assets, "style/the_scream.jpg", 64)
+
+
+@pytest.fixture
+def photo(assets: Path) -> str:
+    return str(assets / "content" / "tubingen.jpg")
+
+
+@pytest.fixture
+def painting(assets: Path) -> str:
+    return str(assets / "style" / "starry_night.jpg")
 
 
 @pytest.fixture

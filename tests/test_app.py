@@ -39,16 +39,6 @@ def tiny_app(tmp_path_factory, tiny_weights, monkeypatch):
     return folder
 
 
-@pytest.fixture
-def photo(assets):
-    return str(assets / "content" / "tubingen.jpg")
-
-
-@pytest.fixture
-def painting(assets):
-    return str(assets / "style" / "starry_night.jpg")
-
-
 def final_settings(outputs: list[tuple]) -> dict:
     """The settings embedded in the PNG of the last output, after checking it is a real result."""
     last = outputs[-1]

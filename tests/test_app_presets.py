@@ -51,16 +51,6 @@ def tiny_app(tmp_path, tiny_weights, monkeypatch):
     return tmp_path
 
 
-@pytest.fixture
-def photo(assets):
-    return str(assets / "content" / "tubingen.jpg")
-
-
-@pytest.fixture
-def painting(assets):
-    return str(assets / "style" / "starry_night.jpg")
-
-
 def builtin(name: str) -> nst.presets.Preset:
     return nst.presets.read(nst.presets.BUILTIN_DIR / name)
 

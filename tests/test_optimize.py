@@ -8,27 +8,11 @@ import torch
 from PIL import Image
 
 from nst.config import TransferConfig
-from nst.image import load_image, resize_longest
 from nst.optimize import StepEvent, StyleTransfer
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 SMALL = dict(size=32, steps=6, preview_every=0)
-
-
-@pytest.fixture(scope="module")
-def content(assets) -> Image.Image:
-    return resize_longest(load_image(assets / "content" / "tubingen.jpg"), 64)  # 64x48
-
-
-@pytest.fixture(scope="module")
-def style(assets) -> Image.Image:
-    return resize_longest(load_image(assets / "style" / "starry_night.jpg"), 64)
-
-
-@pytest.fixture(scope="module")
-def other_style(assets) -> Image.Image:
-    return resize_longest(load_image(assets / "style" / "the_scream.jpg"), 64)
 
 
 def transfer(model, content, styles, **settings) -> StyleTransfer:

@@ -14,23 +14,13 @@ from PIL import Image
 from nst.config import TransferConfig
 from nst.cli import main
 from nst.features import VGG19Features
-from nst.image import load_image, read_settings, resize_longest
+from nst.image import read_settings
 from nst.lbfgs import LBFGS
 from nst.optimize import StyleTransfer
 from memory_limited import MemoryLimited
 from nst.recovery import RetryingTransfer, is_out_of_memory, lighter
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-@pytest.fixture(scope="module")
-def content(assets) -> Image.Image:
-    return resize_longest(load_image(assets / "content" / "tubingen.jpg"), 64)  # 64x48
-
-
-@pytest.fixture(scope="module")
-def style(assets) -> Image.Image:
-    return resize_longest(load_image(assets / "style" / "starry_night.jpg"), 64)
 
 
 def retrying(model, content, style, floor=16, **settings) -> RetryingTransfer:

@@ -10,12 +10,14 @@ from PIL import Image
 from nst.cli import main
 from nst.config import TransferConfig
 from nst.features import STYLE_LAYERS
-from nst.image import load_image, resize_longest, to_tensor
+from nst.image import to_tensor
 from nst.losses import gram_matrix
 from nst.masks import guided_gram, layer_masks
 from nst.optimize import StepEvent, StyleTransfer
 from nst.tiled import MovingOffsets, TiledObjective, Tiling, feature_maps, grid, receptive_margin, tiled_grams
 from nst.weights import save_features
+
+from conftest import asset_at
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -24,12 +26,12 @@ LAYERS = ("relu4_2", *STYLE_LAYERS)
 
 @pytest.fixture(scope="module")
 def content(assets) -> Image.Image:
-    return resize_longest(load_image(assets / "content" / "tubingen.jpg"), 120)  # 120x90
+    return asset_at(assets, "content/tubingen.jpg", 120)  # 120x90
 
 
 @pytest.fixture(scope="module")
 def style(assets) -> Image.Image:
-    return resize_longest(load_image(assets / "style" / "starry_night.jpg"), 120)
+    return asset_at(assets, "style/starry_night.jpg", 120)
 
 
 def features_of(model):

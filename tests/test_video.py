@@ -56,11 +56,6 @@ def true_flow(width: int, height: int) -> torch.Tensor:
     return flow
 
 
-@pytest.fixture(scope="module")
-def style(assets) -> Image.Image:
-    return resize_longest(load_image(assets / "style" / "starry_night.jpg"), 64)
-
-
 @pytest.fixture
 def weights_file(tmp_path, tiny_weights):
     return save_features(tiny_weights, tmp_path / "tiny.safetensors")
