@@ -86,7 +86,7 @@ from nst.interpolate import interpolate as interpolation_sweep
 from nst.masks import open_mask
 from nst.montage import save_gif
 from nst.presets import Preset, PresetError
-from nst.recovery import RetryingTransfer
+from nst.recovery import RetryingTransfer, is_out_of_memory
 from nst.sweep import Sweep
 from nst.texture import texture_config
 from nst.video import DEFAULT_TEMPORAL_WEIGHT, VideoTransfer
@@ -505,7 +505,7 @@ def _detail(event: nst.StepEvent) -> str:
 
 
 def _failure(exc: BaseException, size: int, step: int) -> str:
-    if isinstance(exc, torch.OutOfMemoryError):
+    if is_out_of_memory(exc):  # a GPU's OutOfMemoryError, or the CPU's MemoryError / allocator error
         return f"The device ran out of memory at {size} px: lower the size (or the number of scales) and run again"
     logger.exception("run failed")
     return f"The run failed at step {step}: {type(exc).__name__}: {exc}"

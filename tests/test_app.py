@@ -12,6 +12,7 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 import pytest
+import torch
 from PIL import Image, ImageDraw
 
 import app
@@ -314,3 +315,10 @@ def test_an_upload_that_is_not_an_image_is_refused_by_name(tmp_path):
     component = app.image_input("Content")
     with pytest.raises(gr.Error, match="notes.png is not an image this app can read"):
         component.preprocess(ImageData(path=text_file(tmp_path), orig_name="notes.png"))
+
+
+def test_a_failure_message_says_what_to_do_when_memory_ran_out():
+    for exc in (torch.OutOfMemoryError("CUDA out of memory"), MemoryError(),
+                RuntimeError("DefaultCPUAllocator: not enough memory: you tried to allocate 8 GB")):
+        assert app._failure(exc, 1024, 7).startswith("The device ran out of memory at 1024 px: lower the size")
+    assert app._failure(RuntimeError("device lost"), 1024, 7) == "The run failed at step 7: RuntimeError: device lost"
