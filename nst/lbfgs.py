@@ -67,7 +67,7 @@ class LBFGS:
                 direction = -g
                 t = self.lr * torch.clamp(1.0 / g.abs().sum(), max=1.0)
             else:
-                self._remember(self._previous_step, g - self._previous_gradient)
+                self._remember(self._previous_step, g, self._previous_gradient)
                 direction = self._two_loop(g)
                 t = torch.full((), self.lr, device=g.device)
             descends = (g.abs().max() > self.tolerance_grad) & (g.dot(direction) < -self.tolerance_change)
@@ -76,14 +76,21 @@ class LBFGS:
             self._previous_gradient, self._previous_step = g, step
         return loss
 
-    def _remember(self, s: torch.Tensor, y: torch.Tensor) -> None:
+    def _remember(self, s: torch.Tensor, g: torch.Tensor, previous_gradient: torch.Tensor) -> None:
+        """Store the pair ``(s, y = g - previous_gradient)``. Once the history is full, the oldest pair's
+        tensors take the new one, so a long run allocates no history tensors after its first ``m`` steps
+        (a CPU allocator would otherwise keep the freed ones around, at up to ``m`` image-sized blocks)."""
+        if len(self._pairs) == self.history_size:
+            old_s, old_y, _ = self._pairs.pop(0)
+            s = old_s.copy_(s)
+            y = torch.sub(g, previous_gradient, out=old_y)
+        else:
+            y = g - previous_gradient
         ys = y.dot(s)
         curved = ys > 1e-10
         rho = torch.where(curved, 1.0 / ys, torch.zeros_like(ys))
         self._gamma = torch.where(curved, ys / y.dot(y), self._gamma)
         self._pairs.append((s, y, rho))
-        if len(self._pairs) > self.history_size:
-            self._pairs.pop(0)
 
     def _two_loop(self, g: torch.Tensor) -> torch.Tensor:
         q = -g

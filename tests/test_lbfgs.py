@@ -82,6 +82,20 @@ def test_the_history_keeps_the_last_pairs_only():
     assert len(optimizer._pairs) == 4
 
 
+def test_a_full_history_reuses_its_tensors():
+    f, _ = quadratic()
+    x = torch.zeros(20, dtype=torch.float64, requires_grad=True)
+    optimizer = LBFGS(x, history_size=4)
+    storage = set()
+    for step in range(12):
+        optimizer.zero_grad()
+        optimizer.step(lambda: f(x).backward() or f(x))
+        pairs = {(s.data_ptr(), y.data_ptr()) for s, y, _ in optimizer._pairs}
+        if step == 4:
+            storage = pairs
+    assert len(storage) == 4 and pairs == storage  # the same four pairs of tensors, refilled
+
+
 def test_a_closure_without_backward_is_an_error():
     x = torch.ones(3, requires_grad=True)
     with pytest.raises(RuntimeError, match="backward"):
