@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 ASSETS = ROOT.parent / "shared" / "assets"
 sys.path.insert(0, str(ROOT))
 
-from bench.bench import timed_process  # noqa: E402  (wall time, CPU time and peak memory of a fresh process)
+from bench import timed_process  # noqa: E402  (bench/bench.py beside this script: wall, CPU time, peak memory)
 
 
 def _status(field: str) -> int:
