@@ -8,7 +8,9 @@ The peak of one scale of ``H x W`` pixels, processed whole or in tiles (see ``ns
   output up to the deepest layer used) for the piece that goes through the network at once: the whole
   image, or one tile's window (core plus halo, ``(T + S + 2 h)^2`` at most, ``S`` the stride). ``C_l`` channels, ``H_l x
   W_l = H / 2^p x W / 2^p`` after ``p`` poolings. Through relu5_1 that is about ``610 H W`` elements.
-* ``b``: bytes per activation, 4 in float32, 2 under bfloat16 autocast.
+* ``b``: bytes per activation, 4 in float32; under bfloat16 autocast ``2 a``, where ``a``
+  (``AUTOCAST_FACTOR``) counts what autocast keeps besides the bfloat16 outputs (the casts of the
+  convolutions' inputs kept for their backward).
 * ``k`` (``ACTIVATION_FACTOR``): what autograd keeps of them for the backward (ReLU outputs, the
   convolutions' inputs, pooling outputs with their int64 indices) plus the backward's transient
   buffers (the widest layer's gradients, the convolutions' workspace and the allocator's slack);
@@ -21,8 +23,8 @@ The peak of one scale of ``H x W`` pixels, processed whole or in tiles (see ``ns
   the history turns over, calibrated); 2 for Adam (its two moments).
 * the content targets ``P_l``, kept whole at the content layers (``32 H W`` bytes at relu4_2).
 * ``R`` (``RUNTIME``): the process itself (Python, torch and its libraries) on the CPU, calibrated;
-  0 on CUDA, where the budget is the free memory after the CUDA context exists. ``W_model``: the
-  network's weights.
+  on CUDA, where the budget is the free memory after the CUDA context exists, the convolution and
+  matrix libraries' workspaces. ``W_model``: the network's weights.
 
 Gram matrices (``4 N_l^2`` bytes per layer and style) are negligible and left out; so is the style
 images' forward pass without gradients, which keeps less than the optimisation's forward and backward
@@ -51,10 +53,13 @@ from .tiled import Tiling, layer_shape, pools_through
 # R = 750 MB (800 MB is used: the default run at 256 px peaked higher); a 2048 px run in 1024 px tiles
 # (Adam) then came within 1%. The default run at 1024 px (3 scales, L-BFGS with a full history)
 # peaked 0.8 history's worth above the rest: freed history blocks the allocator keeps (HISTORY_SLACK).
-# The CUDA factors are not calibrated: k is set high there, and torch's caching allocator reuses
-# same-sized blocks, so the history has no slack.
-ACTIVATION_FACTOR = {"cpu": 1.02, "cuda": 1.45}
-RUNTIME = {"cpu": 800 * 2**20, "cuda": 0}
+# On CUDA (an H200, PyTorch 2.11) the peaks torch allocated in default runs (bench/gpu.py) fit, over
+# 512 to 2048 px in float32, k = 0.92 and R = 80 MB (within 2%); in bfloat16 over 512 to 4096 px,
+# activations of 3.05 bytes each, 1.66 times half of float32's (AUTOCAST_FACTOR; within 1% from
+# 1024 px up). Torch's caching allocator reuses same-sized blocks, so the history has no slack there.
+ACTIVATION_FACTOR = {"cpu": 1.02, "cuda": 0.92}
+AUTOCAST_FACTOR = 1.66
+RUNTIME = {"cpu": 800 * 2**20, "cuda": 80 * 2**20}
 HISTORY_SLACK = {"cpu": 1.8, "cuda": 1.0}
 IMAGE_COPIES = 6
 LBFGS_HISTORIES = (50, 20, 10)   # the longest that fits is used; 50 is the whole-image default
@@ -134,7 +139,7 @@ def estimate(model, shape: tuple[int, int], *, content_layers: Sequence[str], st
     kind = torch.device(device).type
     layers = (*content_layers, *style_layers)
     widths = layer_widths(model)
-    per_activation = 2 if dtype == torch.bfloat16 else 4
+    per_activation = 2 * AUTOCAST_FACTOR if dtype == torch.bfloat16 else 4
     activations = ACTIVATION_FACTOR.get(kind, ACTIVATION_FACTOR["cuda"]) * per_activation \
         * activation_elements(widths, largest_window(shape, tiling), layers)
     image = 3 * _area(shape) * 4

@@ -39,12 +39,15 @@ def test_the_estimate_counts_dtype_optimiser_history_and_tiles(tiny_model):
     assert estimate(tiny_model, shape, **LAYERS, optimizer="adam") < estimate(tiny_model, shape, **LAYERS, history=10)
     tiled = estimate(tiny_model, shape, **LAYERS, tiling=Tiling(tile=128, halo=80, stride=16))
     assert tiled < fp32
-    # On CUDA no process runtime is counted, and the activations have their own factor.
-    a = 4 * memory.activation_elements(memory.layer_widths(tiny_model), shape, CONTENT_LAYERS + STYLE_LAYERS)
-    factor = memory.ACTIVATION_FACTOR
+    # On CUDA the runtime and the activations have their own factors, and the history no slack.
+    elements = memory.activation_elements(memory.layer_widths(tiny_model), shape, CONTENT_LAYERS + STYLE_LAYERS)
+    factor, runtime = memory.ACTIVATION_FACTOR, memory.RUNTIME
     history = (memory.HISTORY_SLACK["cpu"] - memory.HISTORY_SLACK["cuda"]) * (2 * 50 + 4) * image
     assert estimate(tiny_model, shape, **LAYERS, device="cuda") == pytest.approx(
-        fp32 - memory.RUNTIME["cpu"] - (factor["cpu"] - factor["cuda"]) * a - history, abs=2)
+        fp32 - runtime["cpu"] + runtime["cuda"] - (factor["cpu"] - factor["cuda"]) * 4 * elements - history, abs=2)
+    # bfloat16 autocast: each activation takes AUTOCAST_FACTOR times 2 bytes.
+    assert fp32 - estimate(tiny_model, shape, **LAYERS, dtype=torch.bfloat16) == pytest.approx(
+        factor["cpu"] * (4 - 2 * memory.AUTOCAST_FACTOR) * elements, abs=2)
 
 
 def test_the_plan_runs_whole_when_it_fits_and_tiles_the_scales_that_do_not(tiny_model):
