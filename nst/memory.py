@@ -55,8 +55,8 @@ from .tiled import Tiling, layer_shape, pools_through
 # peaked 0.8 history's worth above the rest: freed history blocks the allocator keeps (HISTORY_SLACK).
 # On CUDA (an H200, PyTorch 2.11) the peaks torch allocated in default runs (bench/gpu.py) fit, over
 # 512 to 2048 px in float32, k = 0.92 and R = 80 MB (within 2%); in bfloat16 over 512 to 4096 px,
-# activations of 3.05 bytes each, 1.66 times half of float32's (AUTOCAST_FACTOR; within 1% from
-# 1024 px up). Torch's caching allocator reuses same-sized blocks, so the history has no slack there.
+# 3.05 bytes per activation, k * 2 bytes * 1.66 (AUTOCAST_FACTOR; within 1% from 1024 px up, 5% low
+# at 512 px). Torch's caching allocator reuses same-sized blocks, so the history has no slack there.
 ACTIVATION_FACTOR = {"cpu": 1.02, "cuda": 0.92}
 AUTOCAST_FACTOR = 1.66
 RUNTIME = {"cpu": 800 * 2**20, "cuda": 80 * 2**20}
