@@ -1,0 +1,45 @@
+"""The benchmark scripts in ``bench/`` start as the README runs them (``python bench/NAME.py``), and the
+comparison with pastiche runs end to end at a tiny size: both programs, the scoring, the tables, the
+convergence CSV and its plot. Their numbers are not checked here: they are measured, not tested."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPTS = sorted(p.name for p in (ROOT / "bench").glob("*.py"))
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_a_bench_script_starts_from_the_repository_root(script):
+    done = subprocess.run([sys.executable, f"bench/{script}", "--help"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("usage:")
+
+
+def test_the_pastiche_comparison_runs_end_to_end(tmp_path):
+    out, plot = tmp_path / "results", tmp_path / "convergence.png"
+    done = subprocess.run(
+        [sys.executable, "bench/bench.py", "--sizes", "64", "--steps", "6", "--pastiche-steps", "4", "--snapshots", "2",
+         "--pairs", "tubingen:starry_night", "--out", str(out), "--plot", str(plot)],
+        cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "| tubingen + starry_night | 64 | ours | 6 |" in done.stdout
+    assert "| tubingen + starry_night | 64 | pastiche | 4 |" in done.stdout
+    results = json.loads((out / "bench.json").read_text())
+    assert [(r["program"], r["steps"]) for r in results["rows"]] == [("ours", 6), ("pastiche", 4)]
+    assert all(r["peak_mib"] > 100 and r["cpu_s"] > 0 for r in results["rows"])
+    assert results["overhead"]["64"]["ratio"] > 0
+    with open(out / "convergence.csv") as f:
+        points = list(csv.DictReader(f))
+    assert {(p["program"], p["kind"]) for p in points} == {(program, kind) for program in ("ours", "pastiche")
+                                                           for kind in ("snapshot", "result")}
+    assert all(float(p["style_distance"]) > 0 and float(p["content_distance"]) > 0 for p in points)
+    assert plot.stat().st_size > 10_000
