@@ -188,10 +188,9 @@ def run_batch(args: argparse.Namespace, argv: Sequence[str]) -> int:
     def save_result(run: RetryingTransfer, photo: Path, out: Path, stop_reason: str | None) -> None:
         """The run's image, with the settings it was made with: a lighter retry's are not the preset's,
         so the next batch does that image again rather than count it as done."""
-        look = made_with if run.config == config else run_preset(preset, run.config, (), model.source)
         settings = {"config": run.config.to_dict(), "content": photo.name,
-                    "styles": [s.file for s in preset.styles], "weights": model.source,
-                    "version": __version__, "stop_reason": stop_reason, **png_metadata(look)}
+                    "styles": [s.file for s in preset.styles], "weights": model.source, "version": __version__,
+                    "stop_reason": stop_reason, **png_metadata(run_preset(preset, run.config, (), model.source))}
         save_image(run.result(), out, settings)
 
     failures: list[tuple[str, str]] = []
