@@ -53,6 +53,8 @@ from .tiled import Tiling, layer_shape, pools_through
 # R = 750 MB (800 MB is used: the default run at 256 px peaked higher); a 2048 px run in 1024 px tiles
 # (Adam) then came within 1%. The default run at 1024 px (3 scales, L-BFGS with a full history)
 # peaked 0.8 history's worth above the rest: freed history blocks the allocator keeps (HISTORY_SLACK).
+# That was measured before nst.lbfgs refilled its oldest pair instead of allocating a new one, which
+# should leave the allocator nothing to keep; the slack stays, on the safe side, until re-measured.
 # On CUDA (an H200, PyTorch 2.11) the peaks torch allocated in default runs (bench/gpu.py) fit, over
 # 512 to 2048 px in float32, k = 0.92 and R = 80 MB (within 2%); in bfloat16 over 512 to 4096 px,
 # 3.05 bytes per activation, k * 2 bytes * 1.66 (AUTOCAST_FACTOR; within 1% from 1024 px up, 5% low
