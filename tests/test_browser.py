@@ -46,8 +46,8 @@ def set_number(page, elem_id: str, value: int) -> None:
 def test_upload_run_preview_then_result(server, page, assets, tmp_path):
     page.goto(server)
     expect(page.locator("#runtime")).to_contain_text("tiny random", timeout=60_000)
-    page.locator("#single-content input[type=file]").set_input_files(str(assets / "content" / "tubingen.jpg"))
-    page.locator("#single-style input[type=file]").set_input_files(str(assets / "style" / "starry_night.jpg"))
+    page.locator("#single-content input[type=file]").set_input_files(str(assets / "tubingen.jpg"))
+    page.locator("#single-style input[type=file]").set_input_files(str(assets / "starry_night.jpg"))
     expect(page.locator("#single-content img")).to_be_visible()
     expect(page.locator("#single-style img")).to_be_visible()
     set_number(page, "single-size", 64)

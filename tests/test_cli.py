@@ -29,8 +29,8 @@ def images(tmp_path, assets) -> tuple[Path, Path]:
     """Small copies of a photo and a painting (the command line reads files)."""
     content = tmp_path / "photo.png"
     style = tmp_path / "painting.png"
-    resize_longest(load_image(assets / "content" / "tubingen.jpg"), 64).save(content)
-    resize_longest(load_image(assets / "style" / "starry_night.jpg"), 64).save(style)
+    resize_longest(load_image(assets / "tubingen.jpg"), 64).save(content)
+    resize_longest(load_image(assets / "starry_night.jpg"), 64).save(style)
     return content, style
 
 

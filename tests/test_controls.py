@@ -24,9 +24,9 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 @pytest.fixture(scope="module")
 def images(assets):
     return {name: load_image(assets / path) for name, path in (
-        ("face", "content/face.jpg"), ("tubingen", "content/tubingen.jpg"),
-        ("starry", "style/starry_night.jpg"), ("scream", "style/the_scream.jpg"),
-        ("kandinsky", "style/kandinsky.jpg"),
+        ("face", "face.jpg"), ("tubingen", "tubingen.jpg"),
+        ("starry", "starry_night.jpg"), ("scream", "the_scream.jpg"),
+        ("kandinsky", "kandinsky.jpg"),
     )}
 
 

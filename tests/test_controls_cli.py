@@ -33,8 +33,8 @@ def nst(tiny_weights, tmp_path, assets, capsys):
 
 def test_masks_one_per_style(nst, tmp_path):
     out = tmp_path / "masked.png"
-    code, err = nst("@content/face.jpg", "@style/starry_night.jpg", "@style/the_scream.jpg", "-o", str(out),
-                    "--mask", "@masks/face_mask.png", "--mask", "@masks/face_mask_inv.png")
+    code, err = nst("@face.jpg", "@starry_night.jpg", "@the_scream.jpg", "-o", str(out),
+                    "--mask", "@face_mask.png", "--mask", "@face_mask_inv.png")
     assert code == 0, err
     settings = read_settings(out)
     assert settings["masks"] == ["face_mask.png", "face_mask_inv.png"]
@@ -42,18 +42,18 @@ def test_masks_one_per_style(nst, tmp_path):
 
 
 def test_mask_none_and_default_style(nst, tmp_path):
-    code, err = nst("@content/face.jpg", "@style/starry_night.jpg", "@style/the_scream.jpg", "-o",
-                    str(tmp_path / "o.png"), "--mask", "@masks/face_mask.png", "--mask", "none", "--default-style", "2")
+    code, err = nst("@face.jpg", "@starry_night.jpg", "@the_scream.jpg", "-o",
+                    str(tmp_path / "o.png"), "--mask", "@face_mask.png", "--mask", "none", "--default-style", "2")
     assert code == 0, err
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--mask", "@masks/face_mask.png"], "nst: error: 1 --mask for 2 STYLE image(s): give one per style"),
+    (["--mask", "@face_mask.png"], "nst: error: 1 --mask for 2 STYLE image(s): give one per style"),
     (["--style-mask", "none"], "nst: error: 1 --style-mask for 2 STYLE image(s)"),
     (["--style-scales", "1"], "nst: error: --style-scales has 1 value(s) for 2 STYLE image(s): give one per style"),
     (["--style-blend-weights", "1,2,3"], "nst: error: --style-blend-weights has 3 value(s) for 2 STYLE image(s)"),
     (["--default-style", "1"], "nst: error: --default-style paints the area the --mask images leave free"),
-    (["--mask", "none", "--mask", "@masks/face_mask.png", "--default-style", "3"],
+    (["--mask", "none", "--mask", "@face_mask.png", "--default-style", "3"],
      "nst: error: --default-style must be between 1 and 2"),
     (["--mask", "@nowhere.png", "--mask", "none"], "nst: error: --mask "),
     (["--preserve-color", "hsv"], "nst: error: argument --preserve-color: invalid choice"),
@@ -63,7 +63,7 @@ def test_mask_none_and_default_style(nst, tmp_path):
     (["--content-weight", "0", "--style-weight", "0"], "nst: error: --content-weight and --style-weight are both"),
 ])
 def test_count_and_value_errors_are_one_line(nst, tmp_path, args, message):
-    code, err = nst("@content/face.jpg", "@style/starry_night.jpg", "@style/the_scream.jpg",
+    code, err = nst("@face.jpg", "@starry_night.jpg", "@the_scream.jpg",
                     "-o", str(tmp_path / "o.png"), *args)
     assert code == 2
     assert err.startswith(message) and err.count("\n") == 1, err
@@ -72,11 +72,11 @@ def test_count_and_value_errors_are_one_line(nst, tmp_path, args, message):
 
 def test_preserve_color_keeps_the_contents_colours(nst, tmp_path, assets):
     out = tmp_path / "kept.png"
-    code, err = nst("@content/tubingen.jpg", "@style/starry_night.jpg", "-o", str(out), "--preserve-color", "lab",
+    code, err = nst("@tubingen.jpg", "@starry_night.jpg", "-o", str(out), "--preserve-color", "lab",
                     "--style-weight", "100")
     assert code == 0, err
     result = Image.open(out).convert("RGB")
-    content = Image.open(assets / "content/tubingen.jpg").convert("RGB").resize(result.size, Image.LANCZOS)
+    content = Image.open(assets / "tubingen.jpg").convert("RGB").resize(result.size, Image.LANCZOS)
     a, c = rgb_to_lab(to_tensor(result))[0], rgb_to_lab(to_tensor(content))[0]
     assert float((a[1:] - c[1:]).abs().mean()) < 0.5
     assert read_settings(out)["config"]["preserve_color"] == "lab"
@@ -84,40 +84,40 @@ def test_preserve_color_keeps_the_contents_colours(nst, tmp_path, assets):
 
 def test_photo_smoothing_flag(nst, tmp_path):
     out = tmp_path / "photo.png"
-    code, err = nst("@content/golden_gate.jpg", "@style/kandinsky.jpg", "-o", str(out), "--photo-smoothing", "3")
+    code, err = nst("@golden_gate.jpg", "@kandinsky.jpg", "-o", str(out), "--photo-smoothing", "3")
     assert code == 0, err
     assert read_settings(out)["config"]["photo_smoothing"] == 3
-    code, err = nst("--texture", "@style/kandinsky.jpg", "-o", str(out), "--photo-smoothing", "3")
+    code, err = nst("--texture", "@kandinsky.jpg", "-o", str(out), "--photo-smoothing", "3")
     assert code == 2 and "--photo-smoothing follows a CONTENT photo's edges" in err
 
 
 def test_texture_takes_only_styles(nst, tmp_path):
     out = tmp_path / "texture.png"
-    code, err = nst("--texture", "@style/starry_night.jpg", "-o", str(out))
+    code, err = nst("--texture", "@starry_night.jpg", "-o", str(out))
     assert code == 0, err
     settings = read_settings(out)
     assert settings["content"] is None and settings["styles"] == ["starry_night.jpg"]
     assert settings["config"]["content_weight"] == 0 and settings["config"]["init"] == "noise"
     assert Image.open(out).size == (48, 30)
-    code, err = nst("--texture", "@style/starry_night.jpg", "@style/the_scream.jpg", "-o", str(out),
+    code, err = nst("--texture", "@starry_night.jpg", "@the_scream.jpg", "-o", str(out),
                     "--texture-size", "40x20")
     assert code == 0, err
     assert Image.open(out).size == (40, 20)
 
 
 def test_texture_errors(nst, tmp_path):
-    code, err = nst("--texture", "@style/starry_night.jpg", "-o", str(tmp_path / "t.png"), "--preserve-color", "lab")
+    code, err = nst("--texture", "@starry_night.jpg", "-o", str(tmp_path / "t.png"), "--preserve-color", "lab")
     assert code == 2 and "--preserve-color takes colours from a CONTENT image" in err
-    code, err = nst("@content/face.jpg", "@style/starry_night.jpg", "-o", str(tmp_path / "t.png"),
+    code, err = nst("@face.jpg", "@starry_night.jpg", "-o", str(tmp_path / "t.png"),
                     "--texture-size", "40x20")
     assert code == 2 and "use it with --texture" in err
-    code, err = nst("@content/face.jpg", "-o", str(tmp_path / "t.png"))
+    code, err = nst("@face.jpg", "-o", str(tmp_path / "t.png"))
     assert code == 2 and "give at least one STYLE image after CONTENT" in err
 
 
 def test_interpolate_writes_a_grid_and_a_gif(nst, tmp_path):
     grid, gif = tmp_path / "grid.png", tmp_path / "sweep.gif"
-    code, err = nst("interpolate", "@content/face.jpg", "@style/starry_night.jpg", "@style/the_scream.jpg",
+    code, err = nst("interpolate", "@face.jpg", "@starry_night.jpg", "@the_scream.jpg",
                     "-n", "3", "-o", str(grid), "--gif", str(gif), "--no-labels", "--duration", "150",
                     "--steps", "9", "--style-weight", "1000")
     assert code == 0, err
@@ -135,6 +135,6 @@ def test_interpolate_writes_a_grid_and_a_gif(nst, tmp_path):
     (["--style-scales", "1,2,3"], "nst: error: --style-scales has 3 value(s) for 2 STYLE image(s)"),
 ])
 def test_interpolate_errors(nst, tmp_path, args, message):
-    code, err = nst("interpolate", "@content/face.jpg", "@style/starry_night.jpg", "@style/the_scream.jpg",
+    code, err = nst("interpolate", "@face.jpg", "@starry_night.jpg", "@the_scream.jpg",
                     "-o", str(tmp_path / "grid.png"), *args)
     assert code == 2 and err.startswith(message) and err.count("\n") == 1, err

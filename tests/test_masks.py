@@ -24,11 +24,11 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 def images(assets):
     load = lambda part: load_image(assets / part)  # noqa: E731
     return {
-        "face": load("content/face.jpg"),
-        "starry": load("style/starry_night.jpg"),
-        "scream": load("style/the_scream.jpg"),
-        "mask": Image.open(assets / "masks/face_mask.png"),
-        "mask_inv": Image.open(assets / "masks/face_mask_inv.png"),
+        "face": load("face.jpg"),
+        "starry": load("starry_night.jpg"),
+        "scream": load("the_scream.jpg"),
+        "mask": Image.open(assets / "face_mask.png"),
+        "mask_inv": Image.open(assets / "face_mask_inv.png"),
     }
 
 
@@ -72,7 +72,7 @@ def test_opaque_rgba_and_rgb_masks_use_their_grey_levels():
 def test_float_arrays_and_paths_are_accepted(assets):
     from_array = mask_to_tensor(np.array([[0.0, 1.0]]))
     assert torch.equal(from_array[0, 0], torch.tensor([[0.0, 1.0]]))
-    from_path = mask_to_tensor(assets / "masks/face_mask.png")
+    from_path = mask_to_tensor(assets / "face_mask.png")
     assert from_path.shape == (1, 1, 768, 576)
 
 

@@ -100,7 +100,7 @@ def test_a_run_is_planned_before_it_starts(tiny_model, assets):
     from nst.image import load_image, resize_longest
     from nst.optimize import StyleTransfer
 
-    content = resize_longest(load_image(assets / "content" / "tubingen.jpg"), 64)
+    content = resize_longest(load_image(assets / "tubingen.jpg"), 64)
     config = TransferConfig(size=128, scales=2, steps=2, max_memory=2 * 2**30)
     run = StyleTransfer(tiny_model, content, [content], config, device="cpu")
     assert [level.shape for level in run.plan.levels] == [(48, 64), (96, 128)]

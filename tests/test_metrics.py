@@ -13,7 +13,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 @pytest.fixture(scope="module")
 def images(assets):
-    return load_image(assets / "content" / "tubingen.jpg"), load_image(assets / "style" / "starry_night.jpg")
+    return load_image(assets / "tubingen.jpg"), load_image(assets / "starry_night.jpg")
 
 
 def test_distances_match_the_functions_at_every_size(tiny_model, images):

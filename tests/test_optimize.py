@@ -249,6 +249,7 @@ def test_bf16_autocast_keeps_grams_and_losses_in_float32_and_tracks_the_float32_
 def test_auto_precision_is_float32_where_bfloat16_is_not_native(tiny_model, content, style, monkeypatch):
     import nst.device
 
+    monkeypatch.delenv(nst.device.PRECISION_ENV, raising=False)
     monkeypatch.setattr(nst.device, "bf16_is_native", lambda device: False)
     assert transfer(tiny_model, content, [style]).dtype == torch.float32
     monkeypatch.setattr(nst.device, "bf16_is_native", lambda device: True)

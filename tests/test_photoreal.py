@@ -53,7 +53,7 @@ def test_guided_filter_checks_its_inputs():
 
 
 def test_photorealistic_run_keeps_the_photos_edges(tiny_model, assets):
-    content, style = load_image(assets / "content/golden_gate.jpg"), load_image(assets / "style/kandinsky.jpg")
+    content, style = load_image(assets / "golden_gate.jpg"), load_image(assets / "kandinsky.jpg")
     config = FAST.replace(init="noise")  # from noise, a short run's edges are far from the photo's
     painted = StyleTransfer(tiny_model, content, [style], config, device="cpu").run()
     run = StyleTransfer(tiny_model, content, [style], config.replace(photo_smoothing=4), device="cpu")
@@ -71,7 +71,7 @@ def test_photorealistic_run_keeps_the_photos_edges(tiny_model, assets):
 
 def test_photo_smoothing_needs_a_photo(tiny_model, assets):
     with pytest.raises(ValueError, match="set it to 0 for texture synthesis"):
-        StyleTransfer(tiny_model, None, [load_image(assets / "style/kandinsky.jpg")],
+        StyleTransfer(tiny_model, None, [load_image(assets / "kandinsky.jpg")],
                       FAST.replace(content_weight=0.0, photo_smoothing=4))
     with pytest.raises(ValueError, match="photo_smoothing must be an integer"):
         TransferConfig(photo_smoothing=2.5)

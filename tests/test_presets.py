@@ -297,7 +297,7 @@ def test_builtin_thumbnails_are_real_results_of_their_preset(assets: Path):
                                        precision=c.precision) == c
         assert recorded.config.steps >= 80 and 192 <= recorded.config.size <= 256
         thumbnail = np.asarray(Image.open(preset.thumbnail).convert("RGB"), np.float32)
-        photo = Image.open(assets / "content" / made["content"]).convert("RGB")
+        photo = Image.open(assets / made["content"]).convert("RGB")
         photo = np.asarray(photo.resize(thumbnail.shape[1::-1], Image.LANCZOS), np.float32)
         assert np.abs(thumbnail - photo).mean() > 10, f"{preset.name}'s thumbnail looks like the plain photo"
 

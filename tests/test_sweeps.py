@@ -19,7 +19,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 @pytest.fixture(scope="module")
 def images(assets):
     return {name: load_image(assets / path) for name, path in (
-        ("face", "content/face.jpg"), ("starry", "style/starry_night.jpg"), ("scream", "style/the_scream.jpg"),
+        ("face", "face.jpg"), ("starry", "starry_night.jpg"), ("scream", "the_scream.jpg"),
     )}
 
 

@@ -22,16 +22,17 @@ from conftest import asset_at
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 LAYERS = ("relu4_2", *STYLE_LAYERS)
+EXACT = dict(size=120, scales=1, precision="fp32")  # float32, where tiles reproduce the whole image to rounding
 
 
 @pytest.fixture(scope="module")
 def content(assets) -> Image.Image:
-    return asset_at(assets, "content/tubingen.jpg", 120)  # 120x90
+    return asset_at(assets, "tubingen.jpg", 120)  # 120x90
 
 
 @pytest.fixture(scope="module")
 def style(assets) -> Image.Image:
-    return asset_at(assets, "style/starry_night.jpg", 120)
+    return asset_at(assets, "starry_night.jpg", 120)
 
 
 def features_of(model):
@@ -124,7 +125,7 @@ def test_sum_of_tile_grams_is_the_global_gram_with_and_without_a_mask(tiny_model
 
 
 def test_one_tile_over_everything_gives_the_whole_image_loss_and_gradient(tiny_model, content, style):
-    config = TransferConfig(size=120, scales=1, tv_weight=0.5)
+    config = TransferConfig(**EXACT, tv_weight=0.5)
     (loss, terms, grad), (tiled_loss, tiled_terms, tiled_grad), tiled = whole_and_tiled(
         tiny_model, content, style, Tiling.for_layers(LAYERS, 128), config)
     assert len(tiled.grids[-1]) == 1
@@ -138,7 +139,7 @@ def test_one_tile_over_everything_gives_the_whole_image_loss_and_gradient(tiny_m
 def test_many_tiles_with_a_full_halo_give_the_whole_image_loss_and_gradient(tiny_model, content, style):
     """With the halo over the receptive field and cuts on the stride, the tiles' features are exact, so the
     global Gram and the halo gradients make the tiled gradient the whole image's, not an approximation."""
-    config = TransferConfig(size=120, scales=1)
+    config = TransferConfig(**EXACT)
     (loss, _, grad), (tiled_loss, _, tiled_grad), tiled = whole_and_tiled(
         tiny_model, content, style, Tiling.for_layers(LAYERS, 32), config, seed=1)
     assert len(tiled.grids[-1]) >= 12
@@ -148,7 +149,7 @@ def test_many_tiles_with_a_full_halo_give_the_whole_image_loss_and_gradient(tiny
 
 def test_the_gradient_error_shrinks_as_the_halo_grows_and_vanishes_at_the_receptive_margin(
         tiny_model, content, style):
-    config = TransferConfig(size=120, scales=1)
+    config = TransferConfig(**EXACT)
     errors = []
     for halo in (16, 48, 80):
         (_, _, grad), (_, _, tiled_grad), _ = whole_and_tiled(tiny_model, content, style, Tiling(32, halo, 16), config)
@@ -156,13 +157,14 @@ def test_the_gradient_error_shrinks_as_the_halo_grows_and_vanishes_at_the_recept
     assert errors[0] > errors[1] > 1e-3 > 1e-5 > errors[2], errors  # relu5_1 sees 70 px beyond its own block
 
 
-def test_masked_styles_tile_too(tiny_model, content, style):
+def masked_whole_and_tiled(model, content, style, config: TransferConfig):
+    """Two styles, one in the left half, one everywhere with part of its painting masked: the whole-image
+    loss and gradient at a random image, and the tiled ones."""
     left = Image.new("L", (120, 90), 0)
     left.paste(255, (0, 0, 60, 90))
-    config = TransferConfig(size=120, scales=1)
     top = Image.new("L", (40, 40), 0)
     top.paste(255, (0, 0, 40, 20))
-    run = StyleTransfer(tiny_model, content, [style, style.rotate(90)], config, device="cpu",
+    run = StyleTransfer(model, content, [style, style.rotate(90)], config, device="cpu",
                         style_masks=[left, None], style_image_masks=[None, top])
     shape = run._level_shape(120)
     x = torch.rand((1, 3, *shape), generator=torch.Generator().manual_seed(2)).requires_grad_(True)
@@ -174,8 +176,44 @@ def test_masked_styles_tile_too(tiny_model, content, style):
     assert [t.masks is None for t in terms] == [False, True]  # the second style goes everywhere
     x.grad = None
     tiled_loss, _ = TiledObjective(run._features, config, shape, tiling, targets, terms).evaluate(x)
-    torch.testing.assert_close(tiled_loss, loss.detach(), rtol=1e-5, atol=0)
-    assert float((x.grad - grad).abs().max()) < 1e-4 * float(grad.abs().max())
+    return (loss.detach(), grad), (tiled_loss, x.grad.clone())
+
+
+def test_masked_styles_tile_too(tiny_model, content, style):
+    (loss, grad), (tiled_loss, tiled_grad) = masked_whole_and_tiled(tiny_model, content, style,
+                                                                    TransferConfig(**EXACT))
+    torch.testing.assert_close(tiled_loss, loss, rtol=1e-5, atol=0)
+    assert float((tiled_grad - grad).abs().max()) < 1e-4 * float(grad.abs().max())
+
+
+# -- bfloat16: tiles match the whole image to bfloat16's rounding -----------------------------------------------
+# bfloat16 keeps 8 bits of mantissa, so a bfloat16 gradient is ~25 % (in norm) from the float32 one on these
+# tiny networks, and convolutions over a tile round differently from the same pixels inside the whole image.
+# What tiling must not do is add error of its own beyond that rounding: the tiled loss equals the whole one
+# to 1e-4 and the tiled gradient is within 3 % of the whole one, a tenth of bfloat16's own error.
+
+
+def relative_error(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float((a - b).norm() / b.norm())
+
+
+def test_in_bfloat16_many_tiles_give_the_whole_image_loss_and_gradient_to_rounding(tiny_model, content, style):
+    tiling = Tiling.for_layers(LAYERS, 32)
+    (_, _, grad32), _, _ = whole_and_tiled(tiny_model, content, style, tiling, TransferConfig(**EXACT), seed=1)
+    (loss, _, grad), (tiled_loss, _, tiled_grad), tiled = whole_and_tiled(
+        tiny_model, content, style, tiling, TransferConfig(size=120, scales=1, precision="bf16"), seed=1)
+    assert len(tiled.grids[-1]) >= 12
+    torch.testing.assert_close(tiled_loss, loss, rtol=1e-4, atol=0)
+    bf16_error = relative_error(grad, grad32)
+    assert 0.01 < bf16_error < 0.5  # bfloat16 really ran, and stayed near float32
+    assert relative_error(tiled_grad, grad) < min(0.03, 0.1 * bf16_error)
+
+
+def test_in_bfloat16_masked_styles_tile_to_rounding(tiny_model, content, style):
+    (loss, grad), (tiled_loss, tiled_grad) = masked_whole_and_tiled(
+        tiny_model, content, style, TransferConfig(size=120, scales=1, precision="bf16"))
+    torch.testing.assert_close(tiled_loss, loss, rtol=1e-4, atol=0)
+    assert relative_error(tiled_grad, grad) < 0.03
 
 
 # -- tiled runs ---------------------------------------------------------------------------------------------------
@@ -196,15 +234,28 @@ def test_a_tiled_run_streams_events_and_ends_at_the_right_size(tiny_model, conte
     assert all(torch.isfinite(torch.tensor(list(e.losses.values()))).all() for e in events)
 
 
+def tiled_and_whole_losses(model, content, style, precision: str) -> tuple[list[float], list[float]]:
+    common = dict(size=120, scales=1, steps=5, preview_every=0, precision=precision)
+    whole = StyleTransfer(model, content, [style], TransferConfig(**common), device="cpu")
+    tiled = StyleTransfer(model, content, [style], TransferConfig(**common, tile_size=48), device="cpu")
+    assert not whole.plan.levels[0].tiled and tiled.plan.levels[0].tiled
+    return [e.losses["total"] for e in whole], [e.losses["total"] for e in tiled]
+
+
 def test_tiled_and_whole_runs_agree(tiny_model, content, style):
     """The same loss and gradient: L-BFGS follows the same path in tiles as whole."""
-    common = dict(size=120, scales=1, steps=5, preview_every=0)
-    whole = StyleTransfer(tiny_model, content, [style], TransferConfig(**common), device="cpu")
-    tiled = StyleTransfer(tiny_model, content, [style], TransferConfig(**common, tile_size=48), device="cpu")
-    assert not whole.plan.levels[0].tiled and tiled.plan.levels[0].tiled
-    a, b = [e.losses["total"] for e in whole], [e.losses["total"] for e in tiled]
+    a, b = tiled_and_whole_losses(tiny_model, content, style, "fp32")
     assert a == pytest.approx(b, rel=1e-3)
     assert b[-1] < b[0]
+
+
+def test_in_bfloat16_tiled_and_whole_runs_start_alike_and_end_close(tiny_model, content, style):
+    """bfloat16's rounding differs between a tile and the whole image, and L-BFGS amplifies small gradient
+    differences step by step: the first loss is the same, the paths then stay within 10 %."""
+    a, b = tiled_and_whole_losses(tiny_model, content, style, "bf16")
+    assert b[0] == pytest.approx(a[0], rel=1e-3)
+    assert b == pytest.approx(a, rel=0.1)
+    assert b[-1] < b[0] and a[-1] < a[0]
 
 
 def test_closing_a_tiled_run_keeps_the_best_image(tiny_model, content, style):

