@@ -4,7 +4,10 @@
   frames' durations (a duration under 20 ms plays as 100 ms in browsers, and is read so); videos
   from the container, through OpenCV's FFmpeg; a folder of images (sorted by name, numbers in
   numeric order) from the ``fps`` given. ``max_frames`` stops reading early; ``max_side`` shrinks
-  larger frames so their longest side fits.
+  larger frames so their longest side fits, each as soon as it is decoded.
+* Reading is budgeted, whatever the file claims: a frame's size is checked against ``max_frame_pixels``
+  before any frame is decoded (a GIF's logical screen, a video's declared size), and the frames kept
+  (after shrinking) against ``max_clip_pixels`` in all, so a small file cannot fill the memory.
 * Writing picks the format by the path: ``.mp4`` is H.264 (libx264, yuv420p, through the FFmpeg
   binary that the ``imageio-ffmpeg`` wheel ships) and falls back to OpenCV's MPEG-4 part 2
   (``mp4v``) where that is missing; both store colour at half resolution, so odd sides are padded
@@ -36,6 +39,8 @@ DEFAULT_FOLDER_FPS = 24.0
 GIF_SHORTEST_MS = 20                         # browsers play shorter GIF durations as 100 ms
 GIF_BROWSER_MS = 100
 H264_ENCODERS = ("libx264", "libopenh264")  # FFmpeg's software H.264 encoders, preferred first
+MAX_FRAME_PIXELS = 4096 * 4096               # a larger frame is refused before it is decoded
+MAX_CLIP_PIXELS = 256_000_000                # frames x pixels kept (after shrinking): 768 MB as 8-bit RGB
 
 
 class VideoError(ValueError):
@@ -56,39 +61,71 @@ class Clip:
 
 
 def read_clip(source: str | os.PathLike, *, max_frames: int | None = None, max_side: int | None = None,
-              fps: float | None = None) -> Clip:
+              fps: float | None = None, max_frame_pixels: int = MAX_FRAME_PIXELS,
+              max_clip_pixels: int = MAX_CLIP_PIXELS) -> Clip:
     """The frames of a GIF, a video file or a folder of images; ``fps`` sets (folders) or overrides the rate."""
     path = Path(source)
+    budget = _Budget(path, max_side, max_frame_pixels, max_clip_pixels)
     if max_frames is not None and (isinstance(max_frames, bool) or not isinstance(max_frames, int) or max_frames < 1):
         raise VideoError(f"max_frames must be a whole number of at least 1, got {max_frames!r}")
     if fps is not None and not (isinstance(fps, (int, float)) and 0 < fps <= 1000):
         raise VideoError(f"fps must be a number above 0 and at most 1000, got {fps!r}")
     if path.is_dir():
-        frames, rate = _read_folder(path, max_frames), DEFAULT_FOLDER_FPS
+        frames, rate = _read_folder(path, max_frames, budget), DEFAULT_FOLDER_FPS
     elif not path.is_file():
         raise VideoError(f"{path}: no such file or folder")
     elif path.suffix.lower() == ".gif":
-        frames, rate = _read_gif(path, max_frames)
+        frames, rate = _read_gif(path, max_frames, budget)
     elif path.suffix.lower() in VIDEO_SUFFIXES:
-        frames, rate = _read_video(path, max_frames)
+        frames, rate = _read_video(path, max_frames, budget)
     else:
         raise VideoError(f"{path}: not a clip this reads; give a GIF, a video ({', '.join(VIDEO_SUFFIXES)}) "
                          f"or a folder of frames")
-    if max_side is not None:
-        frames = [resize_longest(f, max_side) if max(f.size) > max_side else f for f in frames]
     return Clip(frames, float(fps or rate))
 
 
-def _read_gif(path: Path, max_frames: int | None) -> tuple[list[Image.Image], float]:
+class _Budget:
+    """The pixel budget of one clip being read: ``check_size`` before decoding, ``keep`` after each frame."""
+
+    def __init__(self, path: Path, max_side: int | None, frame_pixels: int, clip_pixels: int):
+        self.path, self.max_side = path, max_side
+        self.frame_pixels, self.clip_pixels, self.kept = frame_pixels, clip_pixels, 0
+
+    def check_size(self, width: int, height: int) -> None:
+        """Refuse frames of ``width`` x ``height`` (as the file declares them) over the per-frame budget."""
+        if width < 1 or height < 1:
+            raise VideoError(f"{self.path}: the frames are empty ({width}x{height})")
+        if width * height > self.frame_pixels:
+            raise VideoError(f"{self.path}: frames of {width}x{height} are over the limit of {self.frame_pixels:,} "
+                             f"pixels; give a smaller clip")
+
+    def keep(self, frame: Image.Image) -> Image.Image:
+        """``frame`` shrunk to ``max_side``, counted against the clip's budget."""
+        if self.max_side is not None and max(frame.size) > self.max_side:
+            frame = resize_longest(frame, self.max_side)
+        self.kept += frame.width * frame.height
+        if self.kept > self.clip_pixels:
+            raise VideoError(f"{self.path}: the clip is over the limit of {self.clip_pixels:,} pixels in all "
+                             f"(frames x width x height); take fewer frames or a smaller size")
+        return frame
+
+
+def _read_gif(path: Path, max_frames: int | None, budget: _Budget) -> tuple[list[Image.Image], float]:
     try:
         with Image.open(path) as gif:
+            budget.check_size(*gif.size)  # the logical screen every frame is decoded to
             frames, durations = [], []
             for frame in ImageSequence.Iterator(gif):
                 durations.append(frame.info.get("duration") or 0)
-                frames.append(to_rgb(frame.copy()))
+                frames.append(budget.keep(to_rgb(frame.copy())))
                 if max_frames is not None and len(frames) >= max_frames:
                     break
+    except Image.DecompressionBombError:
+        raise VideoError(f"{path}: the GIF's frames are over the limit of {budget.frame_pixels:,} pixels; "
+                         f"give a smaller clip") from None
     except (OSError, SyntaxError, ValueError) as exc:
+        if isinstance(exc, VideoError):
+            raise
         raise VideoError(f"{path}: not a readable GIF ({exc})") from None
     if not frames:
         raise VideoError(f"{path}: the GIF has no frames")
@@ -96,20 +133,22 @@ def _read_gif(path: Path, max_frames: int | None) -> tuple[list[Image.Image], fl
     return frames, 1000.0 / (duration if duration >= GIF_SHORTEST_MS else GIF_BROWSER_MS)
 
 
-def _read_video(path: Path, max_frames: int | None) -> tuple[list[Image.Image], float]:
+def _read_video(path: Path, max_frames: int | None, budget: _Budget) -> tuple[list[Image.Image], float]:
     import cv2
 
     capture = cv2.VideoCapture(str(path))
     try:
         if not capture.isOpened():
             raise VideoError(f"{path}: could not be opened as a video; re-encode it as MP4 (H.264) or give a GIF")
+        budget.check_size(int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
         rate = capture.get(cv2.CAP_PROP_FPS)
         frames = []
         while max_frames is None or len(frames) < max_frames:
             ok, bgr = capture.read()
             if not ok:
                 break
-            frames.append(Image.fromarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)))
+            budget.check_size(bgr.shape[1], bgr.shape[0])  # as decoded, whatever the container declared
+            frames.append(budget.keep(Image.fromarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))))
     finally:
         capture.release()
     if not frames:
@@ -122,17 +161,21 @@ def _natural_key(path: Path) -> list:
     return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", path.name)]
 
 
-def _read_folder(path: Path, max_frames: int | None) -> list[Image.Image]:
+def _read_folder(path: Path, max_frames: int | None, budget: _Budget) -> list[Image.Image]:
     files = sorted((p for p in path.iterdir() if p.suffix.lower() in FRAME_SUFFIXES and p.is_file()),
                    key=_natural_key)
     if not files:
         raise VideoError(f"{path}: the folder has no frames ({', '.join(FRAME_SUFFIXES)})")
     files = files[:max_frames] if max_frames is not None else files
+    sizes = set()
+    frames = []
     try:
-        frames = [load_image(p) for p in files]
+        for file in files:
+            frame = load_image(file, max_pixels=budget.frame_pixels)
+            sizes.add(frame.size)
+            frames.append(budget.keep(frame))
     except ImageError as exc:
         raise VideoError(str(exc)) from None
-    sizes = {f.size for f in frames}
     if len(sizes) > 1:
         raise VideoError(f"{path}: the frames differ in size ({', '.join(f'{w}x{h}' for w, h in sorted(sizes))}); "
                          f"give frames of one size")

@@ -215,7 +215,7 @@ def test_texture_matches_the_styles_statistics_without_content(tiny_model, image
 
 
 def test_texture_size_and_shape(tiny_model, images):
-    style = images["starry"]  # landscape, 768 x 480
+    style = images["starry"]  # landscape, 512 x 320
     assert synthesize(tiny_model, style, 48, FAST.replace(steps=1), device="cpu").run().size == (48, 30)
     assert synthesize(tiny_model, [style, images["scream"]], (40, 24), FAST.replace(steps=1),
                       device="cpu").run().size == (24, 40)

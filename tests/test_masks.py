@@ -73,7 +73,7 @@ def test_float_arrays_and_paths_are_accepted(assets):
     from_array = mask_to_tensor(np.array([[0.0, 1.0]]))
     assert torch.equal(from_array[0, 0], torch.tensor([[0.0, 1.0]]))
     from_path = mask_to_tensor(assets / "face_mask.png")
-    assert from_path.shape == (1, 1, 768, 576)
+    assert from_path.shape == (1, 1, 512, 384)
 
 
 def test_an_all_black_mask_is_refused_with_a_clear_message():

@@ -9,6 +9,8 @@ constant ``(dx, dy)``, and the last ``dx`` columns and ``dy`` rows of each frame
 
 from __future__ import annotations
 
+import io
+import struct
 from pathlib import Path
 
 import gradio as gr
@@ -303,6 +305,55 @@ def test_folder_round_trip_in_numeric_order(scene, tmp_path):
 def test_unreadable_clips_are_clear_errors(tmp_path, make, message):
     with pytest.raises(VideoError, match=message):
         read_clip(make(tmp_path))
+
+
+def gif_claiming(tmp_path, width: int, height: int, frames: int = 30) -> Path:
+    """A tiny GIF of 1x1 frames whose logical screen (the size every frame is decoded to) claims width x height."""
+    tiles = [Image.new("RGB", (1, 1), (8 * i, 255 - 8 * i, 0)) for i in range(frames)]  # all differ
+    buffer = io.BytesIO()
+    tiles[0].save(buffer, format="GIF", save_all=True, append_images=tiles[1:], duration=40, disposal=1)
+    data = bytearray(buffer.getvalue())
+    data[6:10] = struct.pack("<HH", width, height)  # the logical screen descriptor
+    path = tmp_path / f"claims_{width}x{height}.gif"
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize("width, height", [(8000, 8000), (60000, 60000), (65535, 65535)])
+def test_a_tiny_gif_claiming_a_huge_screen_is_refused_before_it_is_decoded(tmp_path, width, height):
+    path = gif_claiming(tmp_path, width, height)
+    assert path.stat().st_size < 2000
+    with pytest.raises(VideoError, match=r"over the limit of 16,777,216 pixels; give a smaller clip"):
+        read_clip(path, max_frames=30, max_side=128)
+
+
+def test_frames_are_shrunk_as_they_are_read_and_the_clip_has_a_pixel_budget(tmp_path):
+    path = gif_claiming(tmp_path, 400, 300, frames=6)
+    clip = read_clip(path, max_side=40)
+    assert len(clip.frames) == 6 and clip.size == (40, 30)
+    read_clip(path, max_side=40, max_clip_pixels=6 * 40 * 30)  # exactly the budget
+    with pytest.raises(VideoError, match="over the limit of 7,199 pixels in all .*fewer frames or a smaller size"):
+        read_clip(path, max_side=40, max_clip_pixels=6 * 40 * 30 - 1)
+    assert len(read_clip(path, max_side=40, max_frames=2, max_clip_pixels=2 * 40 * 30).frames) == 2
+
+
+def test_videos_and_folders_keep_the_frame_budget(scene, tmp_path):
+    mp4 = write_clip(pan(scene, 3, width=64, height=48), tmp_path / "clip.mp4", fps=10)
+    with pytest.raises(VideoError, match="frames of 64x48 are over the limit of 3,000 pixels"):
+        read_clip(mp4, max_frame_pixels=3000)
+    folder = write_clip(pan(scene, 3, width=64, height=48), tmp_path / "frames", fps=10)
+    with pytest.raises(VideoError, match="over the limit of 3,000 pixels"):
+        read_clip(folder, fps=10, max_frame_pixels=3000)
+    with pytest.raises(VideoError, match="in all"):
+        read_clip(folder, fps=10, max_side=32, max_clip_pixels=2 * 32 * 24)
+
+
+def test_the_command_line_refuses_a_gif_bomb_in_one_line(tmp_path, weights_file, assets, capsys):
+    argv = ["video", str(gif_claiming(tmp_path, 60000, 60000)), str(assets / "starry_night.jpg"),
+            "-o", str(tmp_path / "out.mp4"), "--weights", str(weights_file), "--quiet"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("nst: error:") and "over the limit" in err and "\n" not in err
 
 
 def test_outputs_other_than_mp4_gif_or_folder_are_refused(scene, tmp_path):
