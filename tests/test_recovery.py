@@ -133,7 +133,7 @@ def cli_inputs(tmp_path, content, style):
 
 def test_the_command_line_says_it_retried_and_saves_the_smaller_result(tmp_path, tiny_weights, cli_inputs,
                                                                        monkeypatch, capsys):
-    monkeypatch.setattr("nst.cli._load_model", lambda args: MemoryLimited(tiny_weights, most=26))  # (the painting is seen at 26 px)
+    monkeypatch.setattr("nst.cli.transfer.open_model", lambda args: MemoryLimited(tiny_weights, most=26))  # (the painting is seen at 26 px)
     monkeypatch.setattr("nst.recovery.DEFAULT_FLOOR", 16)
     output = tmp_path / "out.png"
     assert main([*cli_inputs, "-o", str(output)]) == 0
@@ -158,7 +158,7 @@ def out_of_memory_at_the_third_step(monkeypatch) -> None:
 def test_the_command_line_saves_the_best_image_when_no_retry_fits(tmp_path, tiny_weights, cli_inputs, monkeypatch,
                                                                  capsys):
     out_of_memory_at_the_third_step(monkeypatch)
-    monkeypatch.setattr("nst.cli._load_model", lambda args: VGG19Features(tiny_weights))
+    monkeypatch.setattr("nst.cli.transfer.open_model", lambda args: VGG19Features(tiny_weights))
     output = tmp_path / "out.png"
     assert main([*cli_inputs, "-o", str(output)]) == 1
     err = capsys.readouterr().err.strip().splitlines()
@@ -185,7 +185,7 @@ def batch_argv(tmp_path, content, style) -> list[str]:
 
 def test_a_batch_retries_an_image_lighter_and_does_it_again_next_time(tmp_path, tiny_weights, batch_argv,
                                                                     monkeypatch, capsys):
-    monkeypatch.setattr("nst.cli_presets._load_model", lambda args: MemoryLimited(tiny_weights, most=26))
+    monkeypatch.setattr("nst.cli.presets.open_model", lambda args: MemoryLimited(tiny_weights, most=26))
     monkeypatch.setattr("nst.recovery.DEFAULT_FLOOR", 16)
     assert main(batch_argv) == 0
     err = capsys.readouterr().err
@@ -193,7 +193,7 @@ def test_a_batch_retries_an_image_lighter_and_does_it_again_next_time(tmp_path, 
     output = tmp_path / "out" / "photo.png"
     assert Image.open(output).size == (24, 18) and read_settings(output)["config"]["size"] == 24
 
-    monkeypatch.setattr("nst.cli_presets._load_model", lambda args: VGG19Features(tiny_weights))  # more memory now
+    monkeypatch.setattr("nst.cli.presets.open_model", lambda args: VGG19Features(tiny_weights))  # more memory now
     assert main(batch_argv) == 0
     assert "1 made, 0 already done" in capsys.readouterr().err  # the smaller result was not counted as done
     assert Image.open(output).size == (32, 24)
@@ -202,7 +202,7 @@ def test_a_batch_retries_an_image_lighter_and_does_it_again_next_time(tmp_path, 
 def test_a_batch_saves_the_best_image_when_no_retry_fits_and_counts_it_failed(tmp_path, tiny_weights, batch_argv,
                                                                             monkeypatch, capsys):
     out_of_memory_at_the_third_step(monkeypatch)
-    monkeypatch.setattr("nst.cli_presets._load_model", lambda args: VGG19Features(tiny_weights))
+    monkeypatch.setattr("nst.cli.presets.open_model", lambda args: VGG19Features(tiny_weights))
     assert main(batch_argv) == 1
     err = capsys.readouterr().err
     assert "0 made, 0 already done, 1 failed" in err

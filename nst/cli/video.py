@@ -17,14 +17,17 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from .cli import UsageError, _add_config_options, _add_machine_options, _check_counts, _load_model, _Parser, \
-    config_from_args
-from .flow import FLOW_METHODS
-from .image import load_image
-from .video import DEFAULT_TEMPORAL_WEIGHT, FRAME_INITS, VideoTransfer
-from .video_io import check_output, read_clip, write_clip
+from ..config import TransferConfig
+from ..flow import FLOW_METHODS
+from ..image import load_image
+from ..video import DEFAULT_TEMPORAL_WEIGHT, FRAME_INITS, VideoTransfer
+from ..video_io import check_output, read_clip, write_clip
+from .common import Parser, UsageError, add_machine_options, open_model, say, wrote
+from .options import CLI_DEFAULTS, add_setting_options, check_counts, config_from_args
+from .progress import Progress
 
 DEFAULT_VIDEO_SIZE = 256
+VIDEO_DEFAULTS: TransferConfig = CLI_DEFAULTS.replace(size=DEFAULT_VIDEO_SIZE)
 
 
 def _offsets(text: str) -> tuple[int, ...]:
@@ -36,7 +39,7 @@ def _offsets(text: str) -> tuple[int, ...]:
 
 def build_video_parser() -> argparse.ArgumentParser:
     """The parser of ``python -m nst video CLIP STYLE... -o OUTPUT``."""
-    p = _Parser(
+    p = Parser(
         prog="python -m nst video",
         description="Stylise a clip frame by frame without flicker (Ruder, Dosovitskiy & Brox 2016): each frame "
                     "starts from the previous output warped along the optical flow and is held to it by a "
@@ -65,9 +68,8 @@ def build_video_parser() -> argparse.ArgumentParser:
     p.add_argument("--compare", action="store_true",
                    help="also stylise every frame independently, write it as OUT_independent.*, and print both "
                         "flicker measures")
-    _add_config_options(p, blend_weights=True)
-    _add_machine_options(p)
-    p.set_defaults(size=DEFAULT_VIDEO_SIZE)
+    add_setting_options(p, defaults=VIDEO_DEFAULTS)
+    add_machine_options(p)
     return p
 
 
@@ -77,22 +79,19 @@ def _independent_path(path: Path) -> Path:
 
 def _stylise(video: VideoTransfer, label: str, quiet: bool) -> bool:
     """Run ``video`` under a progress bar; False when interrupted (the frames so far are kept)."""
-    from tqdm import tqdm
-
-    bar = tqdm(total=video.total, disable=quiet, unit="step", dynamic_ncols=True, file=sys.stderr, desc=label)
+    progress = Progress(video.total, unit="step", quiet=quiet, desc=label)
     try:
         for event in video:
-            bar.n = event.step
+            info = None
             if event.event is not None:
-                bar.set_postfix(frame=f"{event.frame + 1}/{event.frames}",
-                                step=f"{event.event.step}/{event.event.total}",
-                                loss=f"{event.event.losses['total']:.4g}", refresh=False)
-            bar.refresh()
+                info = (f"frame {event.frame + 1}/{event.frames}, step {event.event.step}/{event.event.total}, "
+                        f"loss {event.event.losses['total']:.4g}")
+            progress.move_to(event.step, info)
     except KeyboardInterrupt:
         video.close()
         return False
     finally:
-        bar.close()
+        progress.close()
     return True
 
 
@@ -110,23 +109,22 @@ def video_main(argv: Sequence[str]) -> int:
     if args.independent and args.compare:
         raise UsageError("--compare already renders the independent baseline beside the consistent video: "
                          "drop --independent")
-    _check_counts(args, len(args.styles))
-    clip = read_clip(args.clip, max_frames=args.max_frames, max_side=max(args.size, 1), fps=args.fps)
+    check_counts(config, len(args.styles))
+    clip = read_clip(args.clip, max_frames=args.max_frames, max_side=config.size, fps=args.fps)
     styles = [load_image(path) for path in args.styles]
-    init_image = load_image(args.init) if config.init == "image" else None
-    model = _load_model(args)
+    init_image = load_image(args.init_image) if config.init == "image" else None
+    model = open_model(args)
     options = dict(frame_init=args.frame_init, temporal_weight=args.temporal_weight, long_term=args.long_term,
                    follow_steps=args.follow_steps, flow_method=args.flow, init_image=init_image, device=args.device)
     video = VideoTransfer(model, clip.frames, styles, config, independent=args.independent, **options)
-    print(f"nst: {len(clip.frames)} frame(s) at {clip.fps:g} fps, "
-          f"{'x'.join(map(str, video.frames[0].size))} px", file=sys.stderr)
+    say(args, f"{len(clip.frames)} frame(s) at {clip.fps:g} fps, {'x'.join(map(str, video.frames[0].size))} px")
     finished = _stylise(video, "independent" if args.independent else "video", args.quiet)
     images = video.results()
     if not images:
         print("nst: interrupted before the first frame had an image; nothing written", file=sys.stderr)
         return 130
     for path in outputs:
-        write_clip(images, path, clip.fps)
+        wrote(write_clip(images, path, clip.fps))
     print(f"flicker (mean warping error over reliable pixels, lower is steadier): {_flicker_text(video.flicker())}")
     print(f"flicker of the input clip itself: {_flicker_text(video.input_flicker())}")
     if finished and args.compare:
@@ -134,7 +132,7 @@ def video_main(argv: Sequence[str]) -> int:
         finished = _stylise(baseline, "independent", args.quiet)
         if baseline.results():
             for path in outputs:
-                write_clip(baseline.results(), _independent_path(path), clip.fps)
+                wrote(write_clip(baseline.results(), _independent_path(path), clip.fps))
         ours, theirs = video.flicker(), baseline.flicker()
         print(f"flicker of independently stylised frames: {_flicker_text(theirs)}")
         if finished and ours and theirs:

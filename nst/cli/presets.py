@@ -1,24 +1,21 @@
-"""The command line for presets.
+"""The commands for presets: ``preset`` and ``batch``.
 
-    python -m nst CONTENT --preset NAME|PATH|user/repo|result.png -o OUTPUT [options]
     python -m nst preset list [--folder DIR]
     python -m nst preset show PRESET
     python -m nst preset save SOURCE [STYLE ...] -o FOLDER [--name N --description D --credit C --licence L]
     python -m nst preset push PRESET user/name [--token T] [--private]
     python -m nst batch INPUT_DIR --preset PRESET -o OUTPUT_DIR [options]
 
-With ``--preset`` every setting and the VGG-19 weights come from the preset, and an option given on
-the command line overrides its setting; style images given after CONTENT replace the preset's.
-Every output carries the preset that made it (``nst.presets.png_metadata``), so ``--preset
-result.png`` runs the same look again.
+(``python -m nst CONTENT --preset ...`` is the main command's; see ``nst.cli.preset_options``.)
 
 A batch applies one preset to every image of a folder, one output ``<name>.png`` each, under one
-progress bar. An output that exists and was made with the same preset and settings counts as done
-and is skipped, so an interrupted batch picks up where it stopped; a file that fails is reported and
-the rest carry on, and the exit status is 1 if any failed. An image that runs out of memory is
-retried lighter (``nst.recovery``) and saved with the settings it was made with, so the next batch
-(on a larger machine, say) does it again at the preset's own; if no retry fits, the best image so
-far is saved and the file counts as failed.
+progress bar. The preset's settings are the base and every option typed overrides its own. An
+output that exists and was made with the same preset and settings counts as done and is skipped,
+so an interrupted batch picks up where it stopped; a file that fails is reported and the rest carry
+on, and the exit status is 1 if any failed. An image that runs out of memory is retried lighter
+(``nst.recovery``) and saved with the settings it was made with, so the next batch (on a larger
+machine, say) does it again at the preset's own; if no retry fits, the best image so far is saved
+and the file counts as failed.
 """
 
 from __future__ import annotations
@@ -30,83 +27,15 @@ import sys
 from pathlib import Path
 from typing import Callable, Sequence
 
-from . import __version__
-from .cli import UsageError, _add_config_options, _add_machine_options, _load_model, _Parser, config_from_args
-from .config import TransferConfig
-from .image import load_image, read_settings, save_image
-from .presets import Preset, PresetError, create, list_presets, load, png_metadata, push_to_hub, run_preset, save
+from .. import __version__
+from ..image import load_image, read_settings, save_image
+from ..presets import Preset, create, list_presets, load, png_metadata, push_to_hub, run_preset, save
+from .common import Parser, UsageError, add_machine_options, open_model
+from .options import add_setting_options, config_from_args
+from .preset_options import apply_preset
+from .progress import Progress
 
 INPUT_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif")
-# Options whose destination is not the name of the TransferConfig field they set.
-_FIELD_OF_OPTION = {"early_stop": "early_stop_tol"}
-_PER_STYLE_FIELDS = ("style_blend_weights", "style_scales")
-
-
-# --------------------------------------------------------------------------------------------------
-# A preset under command-line options
-
-
-def given_options(build_parser: Callable[[], argparse.ArgumentParser], argv: Sequence[str]) -> set[str]:
-    """The destinations of the options ``argv`` sets itself (abbreviations and ``--opt=value`` included).
-
-    ``argv`` is parsed again by a parser whose defaults are all suppressed, so only what was given
-    lands in the namespace. (argparse keeps its actions in ``_actions``; there is no public accessor.)
-    """
-    parser = build_parser()
-    for action in parser._actions:
-        action.default = argparse.SUPPRESS
-    namespace, _ = argparse.ArgumentParser.parse_known_args(parser, list(argv))
-    return set(vars(namespace))
-
-
-def apply_preset(args: argparse.Namespace, preset: Preset, given: set[str]) -> argparse.Namespace:
-    """``args`` with every setting and the weights taken from ``preset`` unless given on the command line.
-
-    With no style images given, the preset's are used (``args.styles`` becomes their paths).
-    """
-    fields = {f.name for f in dataclasses.fields(TransferConfig)}
-    own_styles = bool(getattr(args, "styles", None))
-    for dest in vars(args):
-        field = _FIELD_OF_OPTION.get(dest, dest)
-        if dest in given or field not in fields:
-            continue
-        value = getattr(preset.config, field)
-        if field in _PER_STYLE_FIELDS and own_styles and value is not None and len(value) != len(args.styles):
-            value = None  # one per style of the preset: meaningless for other style images
-        setattr(args, dest, value)
-    if "init" not in given and preset.config.init == "image":
-        raise UsageError(f"preset {preset.name!r} starts from an init image: give one with --init PATH")
-    if "weights" not in given:
-        weights, options = preset.weights.load_options()
-        args.weights = weights
-        if "hub_repo" not in given and "repo_id" in options:
-            args.hub_repo = options["repo_id"]
-        if "revision" not in given and options.get("revision"):
-            args.revision = options["revision"]
-    if hasattr(args, "styles") and not own_styles:
-        args.styles = [str(path) for path in preset.style_files]
-    args.preset_styles = not own_styles
-    args.loaded_preset = preset
-    return args
-
-
-def preset_for_transfer(args: argparse.Namespace, argv: Sequence[str],
-                        build_parser: Callable[[], argparse.ArgumentParser]) -> argparse.Namespace:
-    """Load ``--preset`` and apply it to the main command's ``args`` (see ``apply_preset``)."""
-    preset = load(args.preset, args.preset_revision)
-    return apply_preset(args, preset, given_options(build_parser, argv))
-
-
-def output_metadata(args: argparse.Namespace, config: TransferConfig, model_source: str, output: Path) -> dict:
-    """The preset an output of the main command carries: the one it ran (with the run's settings), or one
-    naming the style files it was given. A run no preset can describe (say, more style images than a
-    preset may hold) carries none."""
-    preset = getattr(args, "loaded_preset", None)
-    styles = () if getattr(args, "preset_styles", False) else args.styles
-    try:
-        return png_metadata(run_preset(preset, config, styles, model_source, name=output.stem))
-    except PresetError:
-        return {}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -115,12 +44,12 @@ def output_metadata(args: argparse.Namespace, config: TransferConfig, model_sour
 
 def build_batch_parser() -> argparse.ArgumentParser:
     """The parser of ``python -m nst batch INPUT_DIR --preset PRESET -o OUTPUT_DIR``."""
-    p = _Parser(
+    p = Parser(
         prog="python -m nst batch",
         description="Apply a preset to every image in INPUT_DIR, writing OUTPUT_DIR/<name>.png. Outputs already "
                     "made with the same settings are skipped, so an interrupted batch resumes; a file that fails "
                     "is reported without stopping the rest. Settings and weights come from the preset; an option "
-                    "given here overrides the preset's value (the defaults listed below are not used).",
+                    "given here overrides the preset's value (the defaults listed are those of no preset).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("input_dir", metavar="INPUT_DIR", help="folder of photos to restyle")
@@ -128,8 +57,8 @@ def build_batch_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset-revision", default=None, metavar="REV", help="branch, tag or commit of a Hub preset")
     p.add_argument("-o", "--output", required=True, metavar="OUTPUT_DIR", help="folder for the results")
     p.add_argument("--overwrite", action="store_true", help="redo outputs that already exist")
-    _add_config_options(p, blend_weights=True)
-    _add_machine_options(p)
+    add_setting_options(p)
+    add_machine_options(p)
     return p
 
 
@@ -158,11 +87,10 @@ def _same_look(path: Path, preset: Preset) -> bool:
     return all(made.get(key) == wanted[key] for key in ("styles", "settings", "weights"))
 
 
-def run_batch(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    from tqdm import tqdm
-
-    from .optimize import StyleTransfer
-    from .recovery import RetryingTransfer, is_out_of_memory
+def run_batch(args: argparse.Namespace) -> int:
+    """Run ``python -m nst batch ...`` from parsed ``args``."""
+    from ..optimize import StyleTransfer
+    from ..recovery import RetryingTransfer, is_out_of_memory
 
     source, target = Path(args.input_dir), Path(args.output)
     if not source.is_dir():
@@ -175,11 +103,11 @@ def run_batch(args: argparse.Namespace, argv: Sequence[str]) -> int:
     if not inputs:
         raise UsageError(f"no images in {source} (looked for {', '.join(INPUT_SUFFIXES)})")
     preset = load(args.preset, args.preset_revision)
-    args = apply_preset(args, preset, given_options(build_batch_parser, argv))
+    args = apply_preset(args, preset)
     config = config_from_args(args)
     styles = preset.style_images()
-    init_image = load_image(args.init) if config.init == "image" else None
-    model = _load_model(args)
+    init_image = load_image(args.init_image) if config.init == "image" else None
+    model = open_model(args)
     made_with = run_preset(preset, config, (), model.source)
     outputs = batch_outputs(inputs, target)
     done = [not args.overwrite and out.exists() and _same_look(out, made_with) for out in outputs]
@@ -192,16 +120,16 @@ def run_batch(args: argparse.Namespace, argv: Sequence[str]) -> int:
                     "styles": [s.file for s in preset.styles], "weights": model.source, "version": __version__,
                     "stop_reason": stop_reason, **png_metadata(run_preset(preset, run.config, (), model.source))}
         save_image(run.result(), out, settings)
+        progress.write(f"wrote {out}", sys.stdout)
 
     failures: list[tuple[str, str]] = []
     made = 0
-    bar = tqdm(total=len(inputs), initial=sum(done), disable=args.quiet, unit="image", dynamic_ncols=True,
-               file=sys.stderr)
+    progress = Progress(len(inputs), unit="image", quiet=args.quiet, initial=sum(done))
     try:
         for photo, out, skip in zip(inputs, outputs, done):
             if skip:
                 continue
-            bar.set_postfix_str(photo.name)
+            progress.move_to(progress.n, photo.name)
             run = None
             try:
                 content = load_image(photo)
@@ -210,9 +138,9 @@ def run_batch(args: argparse.Namespace, argv: Sequence[str]) -> int:
                 shown = 0
                 for event in run:
                     for notice in run.notices[shown:]:
-                        bar.write(f"nst: {photo.name}: {notice}", file=sys.stderr)
+                        progress.write(f"nst: {photo.name}: {notice}")
                     shown = len(run.notices)
-                    bar.set_postfix_str(f"{photo.name} {event.step}/{event.total}")
+                    progress.move_to(progress.n, f"{photo.name} {event.step}/{event.total}")
                 if run.stop_reason == "nan":
                     raise RuntimeError("the loss became NaN; try a lower --lr or --style-weight")
                 save_result(run, photo, out, run.stop_reason)
@@ -223,13 +151,13 @@ def run_batch(args: argparse.Namespace, argv: Sequence[str]) -> int:
                     save_result(run, photo, out, "out of memory")
                     message = f"out of memory at the lightest settings tried; saved the best image so far ({message})"
                 failures.append((photo.name, message))
-                bar.write(f"nst: {photo.name}: {failures[-1][1]}", file=sys.stderr)
-            bar.update(1)
+                progress.write(f"nst: {photo.name}: {failures[-1][1]}")
+            progress.advance(1)
     except KeyboardInterrupt:
-        bar.close()
+        progress.close()
         print(f"nst: interrupted after {made} new output(s); run the same command again to go on", file=sys.stderr)
         return 130
-    bar.close()
+    progress.close()
     summary = f"nst: batch: {made} made, {sum(done)} already done, {len(failures)} failed"
     print(summary + (":" if failures else ""), file=sys.stderr)
     for name, message in failures:
@@ -239,7 +167,7 @@ def run_batch(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
 def batch_main(argv: Sequence[str]) -> int:
     """``python -m nst batch ...``; errors propagate to ``nst.cli.main``."""
-    return run_batch(build_batch_parser().parse_args(list(argv)), argv)
+    return run_batch(build_batch_parser().parse_args(list(argv)))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -248,9 +176,9 @@ def batch_main(argv: Sequence[str]) -> int:
 
 def build_preset_parser() -> argparse.ArgumentParser:
     """The parser of ``python -m nst preset {list,show,save,push}``."""
-    p = _Parser(prog="python -m nst preset", description="List, show, save and share style presets.")
+    p = Parser(prog="python -m nst preset", description="List, show, save and share style presets.")
     commands = p.add_subparsers(dest="command", required=True, metavar="{list,show,save,push}",
-                                parser_class=_Parser)
+                                parser_class=Parser)
 
     c = commands.add_parser("list", help="the built-in presets, or those in a folder")
     c.add_argument("--folder", default=None, help="a folder of preset folders (default: the built-ins)")
@@ -351,5 +279,4 @@ def preset_main(argv: Sequence[str]) -> int:
 
 SUBCOMMANDS: dict[str, Callable[[Sequence[str]], int]] = {"preset": preset_main, "batch": batch_main}
 
-__all__ = ["SUBCOMMANDS", "apply_preset", "batch_main", "given_options", "output_metadata", "preset_for_transfer",
-           "preset_main"]
+__all__ = ["SUBCOMMANDS", "batch_main", "build_batch_parser", "build_preset_parser", "preset_main"]
