@@ -25,6 +25,7 @@ from . import __version__
 from .config import INITS, OPTIMIZERS, POOLINGS, PRECISIONS, PRESERVE_COLORS, TV_KINDS, TransferConfig
 from .device import DEVICES
 from .image import ImageError, load_image, save_image
+from .record import result_record
 from .texture import texture_config
 from .weights import DEFAULT_HUB_REPO, WeightsUnavailable
 
@@ -307,7 +308,6 @@ def _check_output(path: str) -> Path:
 def run_transfer(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from .cli_presets import output_metadata
     from .optimize import StyleTransfer
     from .recovery import RetryingTransfer, is_out_of_memory
 
@@ -340,15 +340,12 @@ def run_transfer(args: argparse.Namespace) -> int:
         config)
 
     def settings_for(config: TransferConfig) -> dict:
-        settings = {
-            "config": config.to_dict(), "content": Path(args.content).name if args.content is not None else None,
-            "styles": [Path(s).name for s in args.styles], "weights": model.source, "version": __version__,
-        }
-        for key, paths in (("masks", masks), ("style_masks", image_masks)):
-            if paths is not None:
-                settings[key] = [Path(m).name if m is not None else None for m in paths]
-        settings.update(output_metadata(args, config, model.source, output))
-        return settings
+        extra = {key: [Path(m).name if m is not None else None for m in paths]
+                 for key, paths in (("masks", masks), ("style_masks", image_masks)) if paths is not None}
+        return result_record(config, weights=model.source, extra=extra, name=output.stem,
+                             content=Path(args.content).name if args.content is not None else None,
+                             styles=[Path(s).name for s in args.styles], preset=getattr(args, "loaded_preset", None),
+                             preset_styles=getattr(args, "preset_styles", False))
 
     if not args.quiet:
         print(f"nst: {run.attempt.plan.describe()}", file=sys.stderr)
@@ -435,12 +432,10 @@ def run_interpolation(args: argparse.Namespace) -> int:
     if not images:
         print("nst: interrupted before the first output had an image; nothing saved", file=sys.stderr)
         return 130
-    settings = {
-        "config": config.to_dict(), "content": Path(args.content).name,
-        "styles": [Path(args.style_a).name, Path(args.style_b).name], "interpolation": sweep.values[: len(images)],
-        "follow_steps": sweep.jobs[-1].config.steps, "weights": model.source, "version": __version__,
-        "stop_reason": sweep.stop_reason,
-    }
+    settings = result_record(config, weights=model.source, content=Path(args.content).name,
+                             styles=[Path(args.style_a).name, Path(args.style_b).name], describe=False,
+                             extra={"interpolation": sweep.values[: len(images)],
+                                    "follow_steps": sweep.jobs[-1].config.steps, "stop_reason": sweep.stop_reason})
     labels = None if args.no_labels else sweep.labels[: len(images)]
     save_image(grid(images, args.columns, labels), output, settings)
     if args.gif is not None:

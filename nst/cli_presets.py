@@ -9,7 +9,7 @@
 
 With ``--preset`` every setting and the VGG-19 weights come from the preset, and an option given on
 the command line overrides its setting; style images given after CONTENT replace the preset's.
-Every output carries the preset that made it (``nst.presets.png_metadata``), so ``--preset
+Every output carries the preset that made it (``nst.record``), so ``--preset
 result.png`` runs the same look again.
 
 A batch applies one preset to every image of a folder, one output ``<name>.png`` each, under one
@@ -30,11 +30,11 @@ import sys
 from pathlib import Path
 from typing import Callable, Sequence
 
-from . import __version__
 from .cli import UsageError, _add_config_options, _add_machine_options, _load_model, _Parser, config_from_args
 from .config import TransferConfig
 from .image import load_image, read_settings, save_image
-from .presets import Preset, PresetError, create, list_presets, load, png_metadata, push_to_hub, run_preset, save
+from .presets import Preset, create, list_presets, load, push_to_hub, run_preset, save
+from .record import result_record
 
 INPUT_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif")
 # Options whose destination is not the name of the TransferConfig field they set.
@@ -95,18 +95,6 @@ def preset_for_transfer(args: argparse.Namespace, argv: Sequence[str],
     """Load ``--preset`` and apply it to the main command's ``args`` (see ``apply_preset``)."""
     preset = load(args.preset, args.preset_revision)
     return apply_preset(args, preset, given_options(build_parser, argv))
-
-
-def output_metadata(args: argparse.Namespace, config: TransferConfig, model_source: str, output: Path) -> dict:
-    """The preset an output of the main command carries: the one it ran (with the run's settings), or one
-    naming the style files it was given. A run no preset can describe (say, more style images than a
-    preset may hold) carries none."""
-    preset = getattr(args, "loaded_preset", None)
-    styles = () if getattr(args, "preset_styles", False) else args.styles
-    try:
-        return png_metadata(run_preset(preset, config, styles, model_source, name=output.stem))
-    except PresetError:
-        return {}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -188,9 +176,9 @@ def run_batch(args: argparse.Namespace, argv: Sequence[str]) -> int:
     def save_result(run: RetryingTransfer, photo: Path, out: Path, stop_reason: str | None) -> None:
         """The run's image, with the settings it was made with: a lighter retry's are not the preset's,
         so the next batch does that image again rather than count it as done."""
-        settings = {"config": run.config.to_dict(), "content": photo.name,
-                    "styles": [s.file for s in preset.styles], "weights": model.source, "version": __version__,
-                    "stop_reason": stop_reason, **png_metadata(run_preset(preset, run.config, (), model.source))}
+        settings = result_record(run.config, weights=model.source, content=photo.name,
+                                 styles=[s.file for s in preset.styles], preset=preset, preset_styles=True,
+                                 extra={"stop_reason": stop_reason})
         save_image(run.result(), out, settings)
 
     failures: list[tuple[str, str]] = []
@@ -351,5 +339,5 @@ def preset_main(argv: Sequence[str]) -> int:
 
 SUBCOMMANDS: dict[str, Callable[[Sequence[str]], int]] = {"preset": preset_main, "batch": batch_main}
 
-__all__ = ["SUBCOMMANDS", "apply_preset", "batch_main", "given_options", "output_metadata", "preset_for_transfer",
+__all__ = ["SUBCOMMANDS", "apply_preset", "batch_main", "given_options", "preset_for_transfer",
            "preset_main"]
