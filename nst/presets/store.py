@@ -2,7 +2,8 @@
 
 Every file a preset names must be a regular file inside the preset folder (after symbolic links),
 under its size limit; images are opened (header only) and held to their pixel limit. The built-in
-presets are the folders under ``presets/`` in this repository (``BUILTIN_DIR``).
+presets are the folders under ``presets/`` in this repository (``BUILTIN_DIR``), shipped inside an
+installed package as ``nst/presets/builtin``.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from .preset import (
     WeightsRecord, _fail, parse_json,
 )
 
-BUILTIN_DIR = Path(__file__).resolve().parents[2] / "presets"
+_INSTALLED_BUILTINS = Path(__file__).resolve().parent / "builtin"  # where an installed package has them
+BUILTIN_DIR = _INSTALLED_BUILTINS if _INSTALLED_BUILTINS.is_dir() else Path(__file__).resolve().parents[2] / "presets"
 THUMBNAIL_SIDE = 256                  # longest side of thumbnails written by ``create``/``save``
 
 
