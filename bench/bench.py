@@ -28,9 +28,9 @@ first snapshot on all targets gives each program's time to target.
 Also measured, in this process: the cost of one step of ours against one bare VGG-19
 forward+backward pass at the same size.
 
-    python bench/bench.py                       # 512 px, tubingen + starry_night, golden_gate + the_scream
-    python bench/bench.py --sizes 128 --steps 30 --pastiche-steps 30 --pairs tubingen:starry_night
-    python bench/bench.py --plot docs/convergence.png    # the README's plot
+    python -m bench.bench                       # 512 px, tubingen + starry_night, golden_gate + the_scream
+    python -m bench.bench --sizes 128 --steps 30 --pastiche-steps 30 --pairs tubingen:starry_night
+    python -m bench.bench --plot docs/convergence.png    # the README's plot
 """
 
 from __future__ import annotations
@@ -248,10 +248,9 @@ def main() -> None:
     parser.add_argument("--skip-pastiche", action="store_true")
     args = parser.parse_args()
 
-    sys.path.insert(0, str(ROOT))
     import nst
+    from bench.plot_convergence import plot_convergence, read_rows
     from nst.metrics import Distances
-    from plot_convergence import plot_convergence, read_rows
 
     args.out.mkdir(parents=True, exist_ok=True)
     model = nst.load_model("pastiche")

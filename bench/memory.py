@@ -1,8 +1,8 @@
 """Memory benchmark: measured peaks against the estimate of ``nst.memory``, and its calibration.
 
-    python bench/memory.py calibrate --sizes 256 512 768     # fit ACTIVATION_FACTOR and RUNTIME (CPU)
-    python bench/memory.py sizes --sizes 256 512 1024 2048 --steps 30 [--max-memory 6GB] [-- CLI OPTIONS]
-    python bench/memory.py compare --size 1024 --tile 256 --steps 60   # tiled against whole: style distance
+    python -m bench.memory calibrate --sizes 256 512 768     # fit ACTIVATION_FACTOR and RUNTIME (CPU)
+    python -m bench.memory sizes --sizes 256 512 1024 2048 --steps 30 [--max-memory 6GB] [-- CLI OPTIONS]
+    python -m bench.memory compare --size 1024 --tile 256 --steps 60   # tiled against whole: style distance
 
 ``calibrate`` runs one scale of a few Adam steps per size in a fresh process, resets the kernel's peak
 resident memory (``VmHWM``, via ``/proc/self/clear_refs``) once the network is loaded, and fits
@@ -26,12 +26,10 @@ import sys
 import time
 from pathlib import Path
 
+from bench.bench import timed_process  # wall, CPU time and peak memory of a process
+
 ROOT = Path(__file__).resolve().parents[1]
 ASSETS = ROOT / "docs" / "examples"
-sys.path.insert(0, str(ROOT))
-
-from bench import timed_process  # noqa: E402  (bench/bench.py beside this script: wall, CPU time, peak memory)
-
 
 def _status(field: str) -> int:
     with open("/proc/self/status") as f:
@@ -85,7 +83,8 @@ def child(size: int, steps: int, optimizer: str, device: str, tile: int) -> None
 
 
 def _spawn(args: list[str]) -> dict:
-    out = subprocess.run([sys.executable, __file__, "child", *args], cwd=ROOT, capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-m", "bench.memory", "child", *args], cwd=ROOT, capture_output=True,
+                         text=True)
     if out.returncode != 0:
         raise SystemExit(out.stderr[-3000:])
     return json.loads(out.stdout.strip().splitlines()[-1])

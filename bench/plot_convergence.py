@@ -10,7 +10,7 @@ side by side, both over wall time since the program's process started (log scale
 A dotted vertical line marks a quarter of pastiche's wall time: a program meets all three targets
 where its curves are below both lines to the left of it.
 
-    python bench/plot_convergence.py bench/results/convergence.csv -o docs/convergence.png
+    python -m bench.plot_convergence bench/results/convergence.csv -o docs/convergence.png
 """
 
 from __future__ import annotations

@@ -12,7 +12,8 @@ Per scale of the coarse-to-fine pyramid (one scale unless ``config.scales > 1``)
    the content layers, and at each style layer the blended Gram matrix ``A_l = sum_i w_i A_l^(i)`` of
    the style images (blend weights ``w_i`` normalised to sum to one);
 2. the image ``x`` starts from the init (the first scale) or the previous scale's best image upsampled;
-3. ``L(x) = alpha * sum_l c_l L_content,l + beta * sum_l s_l E_l + gamma * TV(x)`` is minimised by
+3. ``L(x) = alpha * sum_l c_l L_content,l + beta * sum_l s_l E_l + gamma * TV(x)`` (``nst.objective``,
+   which puts every term together for both the whole-image and the tiled path) is minimised by
    L-BFGS (``nst.lbfgs``: one forward and backward pass per step) or Adam, with ``x`` kept in
    [0, 1] by clamping before each evaluation.
 
@@ -60,9 +61,10 @@ from .device import resolve_device, resolve_precision
 from .features import VGG19Features, min_side
 from .image import resize_longest, resize_tensor, to_pil, to_tensor
 from .lbfgs import LBFGS
-from .losses import content_loss, gram_matrix, relative_squared_error, style_loss, total_variation, weighted_sum
+from .losses import gram_matrix
 from .masks import cover_rest, guided_gram, layer_masks, mask_to_tensor, resize_mask
 from .memory import plan as plan_memory
+from .objective import Objective, StyleTerm, check_extra_terms
 from .photoreal import guided_filter
 from .tiled import TiledObjective, Tiling, feature_maps, tiled_grams
 
@@ -79,21 +81,6 @@ class StepEvent:
     losses: dict[str, float]     # weighted terms "content", "style", "tv" and their sum "total"
     elapsed: float               # seconds since the run started
     image: Image.Image | None = None  # a preview of the current image, every preview_every steps
-
-
-@dataclass(frozen=True)
-class StyleTerm:
-    """One term of the style loss at one scale: ``weight * ||G_l[m] - A_l||^2 / ||A_l||^2`` per style layer."""
-
-    weight: float
-    grams: dict[str, torch.Tensor]            # the targets A_l
-    masks: dict[str, torch.Tensor] | None     # the region m_l at each layer's resolution; None: everywhere
-
-    def loss(self, layer: str, features: torch.Tensor) -> torch.Tensor:
-        """This term's weighted error at ``layer`` for the image's ``features`` there."""
-        if self.masks is None:
-            return self.weight * style_loss(features, self.grams[layer])
-        return self.weight * relative_squared_error(guided_gram(features, self.masks[layer]), self.grams[layer])
 
 
 MIN_SIDE = 16  # short side of every level, in pixels, at least: relu5_1 sees it 16x smaller (pool5 needs 32)
@@ -173,10 +160,7 @@ class StyleTransfer:
                     or not 0 <= default_style < len(styles):
                 raise ValueError(f"default_style must be a style index from 0 to {len(styles) - 1}, got {default_style!r}")
         self.default_style = default_style
-        self.extra_terms = dict(extra_terms or {})
-        clash = set(self.extra_terms) & {"content", "style", "tv", "total"}
-        if clash:
-            raise ValueError(f"extra loss term name(s) {', '.join(sorted(clash))} are taken: name them otherwise")
+        self.extra_terms = check_extra_terms(extra_terms)
         self.model = model
         self.config = config
         self.device = resolve_device(device)
@@ -356,50 +340,23 @@ class StyleTransfer:
             image = guided_filter(image, content, radius)
         return image
 
-    def _loss(self, x, content_targets, style_terms) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        c = self.config
-        style_layers = c.style_layers if style_terms else ()
-        layers = list(dict.fromkeys((*content_targets, *style_layers)))
-        feats = self._features(x, layers)
-        zero = x.new_zeros(())
-        terms = {"content": zero, "style": zero, "tv": zero}
-        if content_targets:
-            per_layer = {l: content_loss(feats[l], content_targets[l]) for l in content_targets}
-            terms["content"] = c.content_weight * weighted_sum(per_layer, c.content_layer_weights, c.content_layers)
-        if style_terms:
-            per_layer = {l: sum(term.loss(l, feats[l]) for term in style_terms) for l in style_layers}
-            terms["style"] = c.style_weight * weighted_sum(per_layer, c.style_layer_weights, c.style_layers)
-        if c.tv_weight > 0:
-            terms["tv"] = c.tv_weight * total_variation(x, c.tv_kind)
-        for name, term in self.extra_terms.items():
-            terms[name] = term(x)
-        return sum(terms.values()), terms
-
     def _optimizer(self, x: torch.Tensor, history: int = 50) -> LBFGS | torch.optim.Adam:
         if self.config.optimizer == "lbfgs":
             return LBFGS(x, lr=self.config.learning_rate, history_size=history)
         return torch.optim.Adam([x], lr=self.config.learning_rate)
 
     def _objective(self, level: int, shape: tuple[int, int]):
-        """This scale's ``(evaluate, value, content)``: ``evaluate(x)`` puts ``dL/dx`` in ``x.grad`` and returns
-        ``L(x)`` and its terms, ``value(x)`` only those; whole-image or tiled as the plan says."""
+        """This scale's ``(evaluate, value, content)`` from its ``Objective``, whole-image or tiled as the plan
+        says: ``evaluate(x)`` puts ``dL/dx`` in ``x.grad`` and returns ``L(x)`` and its terms, ``value(x)``
+        only those; ``content`` is the content image at this scale (None without one)."""
         tiling = self.plan.levels[level].tiling
         content, content_targets, style_terms = self._targets(shape, tiling)
-        if tiling is not None:
-            tiled = TiledObjective(self._features, self.config, shape, tiling, content_targets, style_terms,
-                                   self.extra_terms, seed=self.config.seed + level)
-            return tiled.evaluate, tiled.value, content
-
-        def evaluate(x: torch.Tensor):
-            loss, terms = self._loss(x, content_targets, style_terms)
-            loss.backward()
-            return loss, terms
-
-        def value(x: torch.Tensor):
-            with torch.no_grad():
-                return self._loss(x, content_targets, style_terms)
-
-        return evaluate, value, content
+        if tiling is None:
+            objective = Objective(self._features, self.config, content_targets, style_terms, self.extra_terms)
+        else:
+            objective = TiledObjective(self._features, self.config, shape, tiling, content_targets, style_terms,
+                                       self.extra_terms, seed=self.config.seed + level)
+        return objective.evaluate, objective.value, content
 
     def _run(self) -> Iterator[StepEvent]:
         c = self.config

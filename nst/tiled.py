@@ -50,14 +50,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable, Iterator, Mapping, Sequence
+from typing import Iterator, Mapping, Sequence
 
 import torch
 
 from .features import LAYER_INDEX, LAYER_NAMES, deepest
-from .losses import relative_squared_error, total_variation, weighted_sum
-
-FeaturesFn = Callable[[torch.Tensor, Sequence[str]], "dict[str, torch.Tensor]"]
+from .objective import ExtraTerm, FeaturesFn, Objective, StyleTerm
 
 
 def pools_through(layer: str) -> int:
@@ -238,29 +236,23 @@ def _positions(shape: tuple[int, int], layer: str, masks: Mapping[str, torch.Ten
     return masks[layer].sum().clamp_min(1e-8)
 
 
-class TiledObjective:
-    """The loss of ``nst.optimize`` at one scale, evaluated tile by tile (see the module notes).
+class TiledObjective(Objective):
+    """The objective of ``nst.objective`` at one scale, evaluated tile by tile (see the module notes).
 
     ``content_targets`` are whole feature maps ``P_l`` (from ``feature_maps``); ``style_terms`` are
-    ``nst.optimize.StyleTerm``s (weight, targets ``A_l``, masks at each layer's resolution or None);
-    ``extra_terms`` act on the whole image. ``evaluate(x)`` adds ``dL/dx`` into ``x.grad`` and returns
-    ``L(x)`` with its terms; ``value(x)`` only the loss.
+    ``StyleTerm``s (weight, targets ``A_l``, masks at each layer's resolution or None); ``extra_terms``
+    act on the whole image. ``evaluate(x)`` adds ``dL/dx`` into ``x.grad`` and returns ``L(x)`` with its
+    terms; ``value(x)`` only the loss.
     """
 
     def __init__(self, features: FeaturesFn, config, shape: tuple[int, int], tiling: Tiling,
-                 content_targets: Mapping[str, torch.Tensor], style_terms: Sequence,
-                 extra_terms: Mapping[str, Callable[[torch.Tensor], torch.Tensor]] | None = None,
+                 content_targets: Mapping[str, torch.Tensor], style_terms: Sequence[StyleTerm],
+                 extra_terms: Mapping[str, ExtraTerm] | None = None,
                  seed: int = 0) -> None:
-        self.features = features
-        self.config = config
+        super().__init__(features, config, content_targets, style_terms, extra_terms)
         self.shape = tuple(shape)
         self.tiling = tiling
-        self.content_targets = dict(content_targets)
         self.content_norms = {l: p.float().pow(2).sum() + 1e-8 for l, p in self.content_targets.items()}
-        self.style_terms = list(style_terms)
-        self.style_layers = tuple(config.style_layers) if self.style_terms else ()
-        self.layers = list(dict.fromkeys((*self.content_targets, *self.style_layers)))
-        self.extra_terms = dict(extra_terms or {})
         self.offsets = MovingOffsets(self.shape, tiling, seed)
         self.grids: list[list[Tile]] = []  # the grid of each evaluation so far (the last few)
 
@@ -275,6 +267,10 @@ class TiledObjective:
             out[layer] = (core - target[..., tile.rows(p, self.shape), tile.cols(p, self.shape)]).pow(2).sum()
         return out
 
+    def _relative(self, errors: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Squared errors (over the image or a tile's core) relative to the content targets' norms ``||P||^2``."""
+        return {l: errors[l] / self.content_norms[l] for l in self.content_targets}
+
     def _grams(self, tile: Tile, feats: Mapping[str, torch.Tensor]) -> list[dict[str, torch.Tensor]]:
         """Each style term's Gram sums over the tile's core, ``(F_t m_t)(F_t m_t)^T`` per style layer."""
         out = []
@@ -287,19 +283,6 @@ class TiledObjective:
                 sums[layer] = _gram_sum(tile.core_of(feats[layer], p, self.shape), mask)
             out.append(sums)
         return out
-
-    def _style_value(self, grams: Sequence[Mapping[str, torch.Tensor]]) -> torch.Tensor:
-        c = self.config
-        per_layer = {
-            l: sum(term.weight * relative_squared_error(g[l], term.grams[l]) for term, g in zip(self.style_terms, grams))
-            for l in self.style_layers
-        }
-        return c.style_weight * weighted_sum(per_layer, c.style_layer_weights, c.style_layers)
-
-    def _content_value(self, errors: Mapping[str, torch.Tensor]) -> torch.Tensor:
-        c = self.config
-        per_layer = {l: errors[l] / self.content_norms[l] for l in self.content_targets}
-        return c.content_weight * weighted_sum(per_layer, c.content_layer_weights, c.content_layers)
 
     @torch.no_grad()
     def _first_pass(self, x: torch.Tensor, tiles: Sequence[Tile]):
@@ -315,16 +298,7 @@ class TiledObjective:
             del feats
         grams = [{l: s[l] / _positions(self.shape, l, term.masks) for l in self.style_layers}
                  for term, s in zip(self.style_terms, sums)]
-        return errors, grams
-
-    def _terms(self, x: torch.Tensor, errors, grams) -> dict[str, torch.Tensor]:
-        zero = x.new_zeros((), dtype=torch.float32)
-        terms = {"content": zero, "style": zero, "tv": zero}
-        if self.content_targets:
-            terms["content"] = self._content_value(errors)
-        if self.style_terms:
-            terms["style"] = self._style_value(grams)
-        return terms
+        return self._relative(errors), grams
 
     def _next_grid(self) -> list[Tile]:
         tiles = grid(self.shape, self.tiling, next(self.offsets))
@@ -337,8 +311,8 @@ class TiledObjective:
         """``L(x)`` and its terms, without gradients."""
         with torch.no_grad():
             errors, grams = self._first_pass(x, grid(self.shape, self.tiling))
-            terms = self._terms(x, errors, grams)
-            self._add_whole_image_terms(x, terms)
+            terms = self.feature_terms(x, errors, grams)
+            terms.update(self.image_terms(x))
         return sum(terms.values()), terms
 
     def evaluate(self, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
@@ -348,7 +322,7 @@ class TiledObjective:
         # D_l = dE/dG_l, by autograd through the small Gram matrices only.
         leaves = [{l: g.detach().requires_grad_(True) for l, g in term.items()} for term in grams]
         with torch.enable_grad():
-            terms = self._terms(x, errors, leaves)
+            terms = self.feature_terms(x, errors, leaves)
             if self.style_terms:
                 flat = [g for term in leaves for g in term.values()]
                 slopes = torch.autograd.grad(terms["style"], flat)
@@ -366,7 +340,7 @@ class TiledObjective:
                 feats = self.features(piece, self.layers)
                 surrogate = piece.new_zeros((), dtype=torch.float32)
                 if self.content_targets:
-                    surrogate = surrogate + self._content_value(self._content(tile, feats))
+                    surrogate = surrogate + self.content(self._relative(self._content(tile, feats)))
                 for direction, part in zip(directions, self._grams(tile, feats)):
                     for l, g in part.items():
                         surrogate = surrogate + (direction[l] * g).sum()
@@ -374,21 +348,12 @@ class TiledObjective:
             y0, y1, x0, x1 = tile.window
             x.grad[..., y0:y1, x0:x1] += piece.grad
             del feats, surrogate, piece
-        with torch.enable_grad():
-            whole = self._add_whole_image_terms(x, terms)
-            if whole is not None and whole.requires_grad:
-                whole.backward()
+        with torch.enable_grad():  # total variation and the extra terms, on the whole image
+            image = self.image_terms(x)
+            terms.update(image)
+            if image:
+                whole = sum(image.values())
+                if whole.requires_grad:
+                    whole.backward()
         terms = {k: v.detach() for k, v in terms.items()}
         return sum(terms.values()), terms
-
-    def _add_whole_image_terms(self, x: torch.Tensor, terms: dict[str, torch.Tensor]) -> torch.Tensor | None:
-        """Total variation and the extra terms, on the whole image; returns their sum (None if none)."""
-        c = self.config
-        whole = None
-        if c.tv_weight > 0:
-            terms["tv"] = c.tv_weight * total_variation(x, c.tv_kind)
-            whole = terms["tv"]
-        for name, term in self.extra_terms.items():
-            terms[name] = term(x)
-            whole = terms[name] if whole is None else whole + terms[name]
-        return whole

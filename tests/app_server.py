@@ -72,7 +72,7 @@ def running_app(folder: Path) -> Iterator[str]:
 def serving_app(folder: Path, **environment: str) -> Iterator[tuple[str, subprocess.Popen]]:
     """Like ``running_app``, with more environment variables (``NST_QUEUE_SIZE="2"``, a weights file as
     ``NST_WEIGHTS``, ...); yields the URL and the server's process."""
-    from conftest import make_tiny_convs
+    from tests.conftest import make_tiny_convs
 
     weights = save_features(VGGWeights(make_tiny_convs(), TORCHVISION, "tiny random"), folder / "tiny.safetensors")
     port = free_port()

