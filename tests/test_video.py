@@ -191,6 +191,8 @@ def test_events_cover_every_frame_and_later_frames_take_fewer_steps(tiny_model, 
     assert "temporal" in events[-2].event.losses and "temporal" not in events[0].event.losses
     assert video.stop_reason == "finished" and len(video.results()) == 3
     assert all(im.size == (64, 48) for im in video.results())
+    assert video.plan() == [(4, 32), (4, 64), (3, 64), (3, 64)], "the first frame's scales, then the output size"
+    assert [e.label for e in closing] == ["frame 1/3", "frame 2/3", "frame 3/3"]
 
 
 @pytest.mark.parametrize("frame_init", ["flow", "previous", "content"])
