@@ -17,7 +17,6 @@ import pytest
 import torch
 from PIL import Image
 
-import app
 from nst.cli import main
 from nst.config import TransferConfig
 from nst.flow import consistency_weights, correspondence, estimate_flow, warp
@@ -28,6 +27,8 @@ from nst import video_io
 from nst.video import VideoEvent, VideoTransfer
 from nst.video_io import VideoError, read_clip, write_clip
 from nst.weights import save_features
+from studio import runtime
+from studio.tabs.video import stylize_video
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -372,9 +373,9 @@ def tiny_app(tmp_path, weights_file, monkeypatch):
 
 
 def test_app_streams_frames_and_ends_with_gif_and_mp4(tiny_app):
-    clip = str(app.EXAMPLES / "sintel_8f.gif")
-    style = str(app.EXAMPLES / "starry_night.jpg")
-    outputs = list(app.stylize_video(clip, style, max_frames=3, size=64, steps=6, scales=1))
+    clip = str(runtime.EXAMPLES / "sintel_8f.gif")
+    style = str(runtime.EXAMPLES / "starry_night.jpg")
+    outputs = list(stylize_video(clip, style, max_frames=3, size=64, steps=6, scales=1))
     previews = [o[0] for o in outputs[:-1] if isinstance(o[0], Image.Image)]
     assert len(previews) >= 3, "each finished frame at least is shown"
     *_, status, gif, mp4, player = outputs[-1]
@@ -393,9 +394,9 @@ def test_app_refuses_bad_clips_in_one_line(tiny_app, tmp_path, clip, max_frames,
         (tmp_path / clip).write_text("not a video")
         clip = str(tmp_path / clip)
     elif clip == "sintel":
-        clip = str(app.EXAMPLES / "sintel_8f.gif")
+        clip = str(runtime.EXAMPLES / "sintel_8f.gif")
     with pytest.raises(gr.Error, match=message):
-        list(app.stylize_video(clip, str(app.EXAMPLES / "starry_night.jpg"), max_frames=max_frames, size=64,
+        list(stylize_video(clip, str(runtime.EXAMPLES / "starry_night.jpg"), max_frames=max_frames, size=64,
                                steps=2))
 
 
@@ -407,7 +408,7 @@ def test_the_served_app_answers_stylize_video(tmp_path_factory, assets, tmp_path
 
     with running_app(tmp_path_factory.mktemp("server")) as url:
         client = Client(url, verbose=False, analytics_enabled=False, download_files=str(tmp_path))
-        final = client.predict(clip=handle_file(str(app.EXAMPLES / "sintel_8f.gif")),
+        final = client.predict(clip=handle_file(str(runtime.EXAMPLES / "sintel_8f.gif")),
                                style=handle_file(str(assets / "style" / "starry_night.jpg")), max_frames=2,
                                size=64, steps=4, scales=1, api_name="/stylize_video")
     _, _, status, gif, mp4, player = final
