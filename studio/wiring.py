@@ -34,10 +34,12 @@ def click_js(button: gr.Button) -> str:
     return f"() => {{ document.getElementById({json.dumps(button.elem_id)}).click(); }}"
 
 
-def examples(rows: Sequence[Sequence[str]], inputs: list, label: str = "Examples (click one to run it)") -> gr.Examples:
-    """Example files from ``docs/examples`` for ``inputs``; ``wire_run`` makes a click on one run it."""
+def examples(tab: str, rows: Sequence[Sequence[str]], inputs: list,
+             label: str = "Examples (click one to run it)") -> gr.Examples:
+    """Example files from ``docs/examples`` for ``inputs``, with the ``elem_id`` ``"{tab}-examples"``;
+    ``wire_run`` makes a click on one run it."""
     return gr.Examples([[str(runtime.EXAMPLES / name) for name in row] for row in rows], inputs, label=label,
-                       cache_examples=False)
+                       cache_examples=False, elem_id=f"{tab}-examples")
 
 
 def wire_run(fn, button: gr.Button, inputs: list, out: OutputPanel, api_name: str, *,

@@ -58,7 +58,7 @@ def build() -> None:
                 amount = gr.Slider(low, high, value=AMOUNT.default, step=step, label="Amount",
                                    info="0: the painting's colours, 1: the photo's")
                 run = gr.Button("Run", variant="primary", elem_id="color-run")
-                shown = examples(EXAMPLES, [content, style])
+                shown = examples("color", EXAMPLES, [content, style])
                 settings = TRANSFER.build("color")
             with gr.Column():
                 out = OutputPanel("color")

@@ -62,7 +62,7 @@ def build() -> None:
                 betas = gr.Textbox(BETAS, label="Style weights β for the trade-off",
                                    info="comma-separated; the content weight α stays as set below")
                 run = gr.Button("Run", variant="primary", elem_id="explore-run")
-                shown = examples(EXAMPLES, [content, style])
+                shown = examples("explore", EXAMPLES, [content, style])
                 settings = EXPLORE.build("explore")
             with gr.Column():
                 out = OutputPanel("explore", result_label="Grid", can_continue=False)

@@ -88,7 +88,7 @@ def build() -> None:
                 gr.Markdown("Painted strokes are used when there are any, otherwise the uploaded mask; "
                             "a style with neither applies everywhere.")
                 run = gr.Button("Run", variant="primary", elem_id="masked-run")
-                shown = examples(EXAMPLES, [content, *masked[0:2], *masked[3:5]])
+                shown = examples("masked", EXAMPLES, [content, *masked[0:2], *masked[3:5]])
                 settings = TRANSFER.build("masked")
             with gr.Column():
                 out = OutputPanel("masked")

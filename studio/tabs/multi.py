@@ -95,7 +95,7 @@ def build(preset: gr.State) -> MultiTab:
                             weights.append(gr.Slider(0, 1, value=1.0 if i <= 2 else 0.0, step=0.05,
                                                      label=f"Weight {i}"))
                 run = gr.Button("Run blend", variant="primary", elem_id="multi-run")
-                shown = examples(EXAMPLES, [content, styles[0], styles[1]])
+                shown = examples("multi", EXAMPLES, [content, styles[0], styles[1]])
                 with gr.Accordion("Interpolation: style 1 → style 2", open=False):
                     gr.Markdown("A row of transfers whose style moves from style 1 to style 2, "
                                 "`A(t) = (1 - t) A1 + t A2`, shown as a grid and a GIF.")

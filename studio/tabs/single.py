@@ -57,7 +57,7 @@ def build(preset: gr.State) -> SingleTab:
                     # PNG: a preset's painting comes back from the page unchanged (see presets.as_used)
                     style = image_input("Style (painting)", height=240, elem_id="single-style", format="png")
                 run = gr.Button("Run", variant="primary", elem_id="single-run")
-                shown = examples(EXAMPLES, [content, style])
+                shown = examples("single", EXAMPLES, [content, style])
                 presets = PresetPanel()
                 settings = TRANSFER.build("single")
             with gr.Column():

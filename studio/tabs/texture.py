@@ -49,7 +49,7 @@ def build() -> None:
                     width, height = (gr.Slider(low, high, value=runtime.default_size(), step=SPEC["size"].ui[2],
                                                label=f"{side} (px)") for side in ("Width", "Height"))
                 run = gr.Button("Run", variant="primary", elem_id="texture-run")
-                shown = examples(EXAMPLES, [style])
+                shown = examples("texture", EXAMPLES, [style])
                 settings = TEXTURE.build("texture")
             with gr.Column():
                 out = OutputPanel("texture", can_continue=False)

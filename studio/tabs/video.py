@@ -72,7 +72,7 @@ def build() -> None:
                 frame_init = gr.Radio(list(FRAME_INITS), value="flow", label="Each frame after the first starts from",
                                       elem_id="video-frame_init")
                 run = gr.Button("Run", variant="primary", elem_id="video-run")
-                shown = examples([EXAMPLE], [clip, style], label=EXAMPLE_LABEL)
+                shown = examples("video", [EXAMPLE], [clip, style], label=EXAMPLE_LABEL)
                 settings = VIDEO.build("video")
             with gr.Column():
                 out = OutputPanel("video", result_label="Result (GIF)", can_continue=False,
