@@ -44,7 +44,8 @@ def build_demo() -> gr.Blocks:
                 "preset_credit": one.saving.credit, "preset_licence": one.saving.licence}
         for i in range(MAX_STYLES):
             fill[f"multi_style_{i + 1}"], fill[f"multi_weight_{i + 1}"] = blend.styles[i], blend.weights[i]
-        assert set(fill) == set(FILL_OUTPUTS)
+        if set(fill) != set(FILL_OUTPUTS):
+            raise RuntimeError(f"the preset fill misses {sorted(set(FILL_OUTPUTS) - set(fill))}")
         saving = one.saving
         wire_presets(one.presets, saving, fill,
                      [saving.name, saving.description, saving.credit, saving.licence, one.style, one.out.result],
