@@ -213,8 +213,8 @@ class Form:
         if is_slider(setting):
             low, high = control_range(name)
             return gr.Slider(low, high, value=value, step=setting.ui[2], **common)
-        return gr.Number(value, minimum=setting.low, maximum=setting.high, precision=0 if setting.kind == "int" else None,
-                         step=setting.ui[2] if setting.ui else 1, **common)
+        return gr.Number(value, minimum=setting.low, maximum=setting.high, step=setting.ui[2] if setting.ui else 1,
+                         precision=0 if setting.kind == "int" else None, **common)
 
 
 # The forms of the tabs: every setting a transfer shows, and what the other tabs leave out because

@@ -36,10 +36,10 @@ from .stream import Ending, Plan, Tick, describe, row, sentences
 GIF_FRAME_MS = 300  # an interpolation's GIF: milliseconds per frame
 
 
-def build(make, *args, **kwargs):
+def make(constructor, *args, **kwargs):
     """Call an engine constructor; its ``ValueError`` (inputs that do not fit together) becomes a ``gr.Error``."""
     try:
-        return make(*args, **kwargs)
+        return constructor(*args, **kwargs)
     except ValueError as exc:
         raise gr.Error(str(exc)) from None
 
@@ -106,9 +106,9 @@ class SingleJob(Job):
     def __init__(self, content: Image.Image | None, styles: list[Image.Image], config: TransferConfig, *,
                  mode: str, settings: dict[str, Any], preset: Preset | None = None, **options) -> None:
         model = runtime.get_model()
-        self.run = build(RetryingTransfer,
-                         lambda c: nst.StyleTransfer(model, content, styles, c, device=runtime.device(), **options),
-                         config)
+        self.run = make(RetryingTransfer,
+                        lambda c: nst.StyleTransfer(model, content, styles, c, device=runtime.device(), **options),
+                        config)
         self.mode, self.settings, self.preset = mode, settings, preset
         self._plan: tuple[object, Plan] | None = None
 
@@ -138,7 +138,8 @@ class SingleJob(Job):
                                stop_reason=ending.recorded_reason, steps_done=ending.step, preset=self.preset,
                                with_preset=True)
         path = save_result(self.run.result(), self.mode, record)
-        return {"result": path, "download": path}, f"{sentences(self.run.notices)} The PNG carries its settings.".lstrip()
+        note = f"{sentences(self.run.notices)} The PNG carries its settings.".lstrip()
+        return {"result": path, "download": path}, note
 
 
 class _SequenceJob(Job):

@@ -22,7 +22,7 @@ import math
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 import gradio as gr
 import pandas as pd
@@ -32,6 +32,9 @@ import nst
 from nst.recovery import is_out_of_memory
 
 from . import runtime
+
+if TYPE_CHECKING:
+    from .jobs import Job
 
 PLOT_INTERVAL_S = 0.5   # the loss plot is refreshed at most this often between previews
 PLOT_DECADES = 4        # the loss plot shows this many powers of ten below its top
@@ -238,7 +241,7 @@ def loss_frame(history: Sequence[dict[str, float]]) -> pd.DataFrame:
 # The stream
 
 
-def stream(job, *, request: gr.Request | None, progress) -> Iterator[tuple]:
+def stream(job: Job, *, request: gr.Request | None, progress) -> Iterator[tuple]:
     """Drive ``job`` (a ``studio.jobs.Job``) and yield its outputs, in ``job.outputs`` order, as it goes.
 
     Each step moves the progress bar; a preview (or, between previews, the loss plot at most every

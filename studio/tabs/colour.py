@@ -35,7 +35,7 @@ def stylize_color(content, style, method="luminance", amount=AMOUNT.default, req
                   progress=gr.Progress(), *, init_image=None, **settings):
     """Restyle the photo but keep its colours: ``method`` is luminance, yuv, ycrcb, lab, luv or
     histogram, ``amount`` (0 to 1) how much of the photo's colour is kept; ``settings`` by name
-    (``form.TRANSFER``)."""
+    (``form.TRANSFER``); ``init_image``: where the run starts when ``init`` is "image"."""
     values = TRANSFER.values({**settings, "init_image": init_image}, "stylize_color")
     photo, painting = content_image(content), style_image(style)
     config = TRANSFER.config(values, preserve_color=method, color_amount=amount)

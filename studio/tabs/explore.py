@@ -14,7 +14,7 @@ from nst.explore import content_reconstructions, style_reconstructions, tradeoff
 from .. import runtime
 from ..form import EXPLORE
 from ..inputs import content_image, file_name, image_input, numbers, style_image
-from ..jobs import SweepJob, build as build_engine
+from ..jobs import SweepJob, make
 from ..outputs import OutputPanel
 from ..stream import stream
 from ..wiring import examples, wire_run, wire_stop
@@ -36,13 +36,13 @@ def explore(content, style, study="content layers", style_weights=BETAS, request
     config = EXPLORE.config(EXPLORE.values(settings, "explore"))
     model, device = runtime.get_model(), runtime.device()
     if study == "content layers":
-        sweep = build_engine(content_reconstructions, model, content_image(content), config, device=device)
+        sweep = make(content_reconstructions, model, content_image(content), config, device=device)
     elif study == "style layers":
         shape = None if content is None else content_image(content).size[::-1]
-        sweep = build_engine(style_reconstructions, model, style_image(style), config, shape=shape, device=device)
+        sweep = make(style_reconstructions, model, style_image(style), config, shape=shape, device=device)
     elif study == "trade-off":
         betas = numbers(style_weights, "Style weights")
-        sweep = build_engine(tradeoff, model, content_image(content), style_image(style), betas, config, device=device)
+        sweep = make(tradeoff, model, content_image(content), style_image(style), betas, config, device=device)
     else:
         raise gr.Error(f"study must be 'content layers', 'style layers' or 'trade-off', got {study!r}")
     job = SweepJob(sweep, config, mode="explore",

@@ -30,7 +30,7 @@ def stylize_masked(content, style_1, mask_1=None, paint_1=None, style_2=None, ma
     A style's mask is what was painted over the photo (``paint_i``, a ``gr.ImageEditor`` value) or,
     when nothing was painted, the uploaded mask image ``mask_i``; a style without either is used
     everywhere. ``rest`` is "content" (the photo shows through), "style 1" or "style 2". ``settings``
-    by name (``form.TRANSFER``).
+    by name (``form.TRANSFER``); ``init_image``: where the run starts when ``init`` is "image".
     """
     values = TRANSFER.values({**settings, "init_image": init_image}, "stylize_masked")
     photo = content_image(content)

@@ -17,7 +17,7 @@ from nst.presets import Preset
 from .. import runtime
 from ..form import TRANSFER
 from ..inputs import content_image, file_name, image_input, start_image, style_image, whole
-from ..jobs import SingleJob, SweepJob, build as build_engine
+from ..jobs import SingleJob, SweepJob, make
 from ..outputs import OutputPanel
 from ..presets import MAX_STYLES, as_used
 from ..stream import stream
@@ -31,7 +31,8 @@ def stylize_multi(content, style_1, weight_1, style_2, weight_2, style_3=None, w
                   weight_4=0.0, preset: Preset | None = None, request: gr.Request | None = None,
                   progress=gr.Progress(), *, init_image=None, **settings):
     """Restyle the content photo after a blend of up to four paintings (empty slots are skipped);
-    ``settings`` by name (``form.TRANSFER``), over those of ``preset``, the tab's active preset."""
+    ``settings`` by name (``form.TRANSFER``), over those of ``preset``, the tab's active preset;
+    ``init_image``: where the run starts when ``init`` is "image"."""
     values = TRANSFER.values({**settings, "init_image": init_image}, "stylize_multi")
     photo = content_image(content)
     given = [(i, s, w) for i, (s, w) in enumerate(((style_1, weight_1), (style_2, weight_2),
@@ -55,7 +56,8 @@ def stylize_multi(content, style_1, weight_1, style_2, weight_2, style_3=None, w
 def interpolate(content, style_1, style_2, frames=FRAMES[2], request: gr.Request | None = None,
                 progress=gr.Progress(), *, init_image=None, **settings):
     """``frames`` transfers whose style moves from style 1 to style 2; the result is a grid, the last
-    output a GIF. After the first, each frame starts from its neighbour and runs a third of the steps."""
+    output a GIF. After the first, each frame starts from its neighbour and runs a third of the steps;
+    ``settings`` by name (``form.TRANSFER``), ``init_image`` starting the first when ``init`` is "image"."""
     values = TRANSFER.values({**settings, "init_image": init_image}, "interpolate")
     photo = content_image(content)
     style_a, style_b = style_image(style_1, "style image 1"), style_image(style_2, "style image 2")
@@ -64,8 +66,8 @@ def interpolate(content, style_1, style_2, frames=FRAMES[2], request: gr.Request
     if isinstance(frames, bool) or not isinstance(frames, int) or not low <= frames <= high:
         raise gr.Error(f"Frames must be a whole number from {low} to {high}, got {frames!r}")
     config = TRANSFER.config(values)
-    sweep = build_engine(interpolation_sweep, runtime.get_model(), photo, style_a, style_b, frames, config,
-                         device=runtime.device(), init_image=start_image(values["init"], values["init_image"]))
+    sweep = make(interpolation_sweep, runtime.get_model(), photo, style_a, style_b, frames, config,
+                 device=runtime.device(), init_image=start_image(values["init"], values["init_image"]))
     job = SweepJob(sweep, config, mode="interpolate", gif=True,
                    settings={"content": file_name(content), "styles": [file_name(style_1), file_name(style_2)]})
     yield from stream(job, request=request, progress=progress)

@@ -26,7 +26,8 @@ EXAMPLES = [("tubingen.jpg", "starry_night.jpg"), ("tubingen.jpg", "the_scream.j
 def stylize(content, style, preset: Preset | None = None, request: gr.Request | None = None, progress=gr.Progress(),
             *, init_image=None, **settings):
     """Restyle the content photo after one painting; ``settings`` by name (``form.TRANSFER``; those left out
-    take the page's defaults), over those of ``preset``, the tab's active preset (see ``load_preset``)."""
+    take the page's defaults), over those of ``preset``, the tab's active preset (see ``load_preset``);
+    ``init_image``: where the run starts when ``init`` is "image"."""
     values = TRANSFER.values({**settings, "init_image": init_image}, "stylize")
     photo, painting = content_image(content), style_image(style)
     config = TRANSFER.config(values, preset)

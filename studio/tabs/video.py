@@ -18,7 +18,7 @@ from nst.video_io import VIDEO_SUFFIXES, VideoError, read_clip
 from .. import runtime
 from ..form import VIDEO
 from ..inputs import image_input, style_image, whole
-from ..jobs import ClipJob, build as build_engine
+from ..jobs import ClipJob, make
 from ..outputs import OutputPanel
 from ..stream import stream
 from ..wiring import examples, wire_run, wire_stop
@@ -48,8 +48,8 @@ def stylize_video(clip, style, max_frames=None, frame_init="flow", temporal_weig
         source = read_clip(clip, max_frames=max_frames, max_side=config.size)
     except VideoError as exc:
         raise gr.Error(f"The clip could not be used: {str(exc).replace(str(clip), Path(clip).name)}") from None
-    video = build_engine(VideoTransfer, runtime.get_model(), source.frames, [painting], config, frame_init=frame_init,
-                         temporal_weight=temporal_weight, device=runtime.device())
+    video = make(VideoTransfer, runtime.get_model(), source.frames, [painting], config, frame_init=frame_init,
+                 temporal_weight=temporal_weight, device=runtime.device())
     yield from stream(ClipJob(video, source.fps), request=request, progress=progress)
 
 
