@@ -39,8 +39,9 @@ from . import runtime
 from .inputs import image_input, whole
 
 PREVIEWS_PER_RUN = 20   # preview images sent during one run (sets preview_every from the steps)
-APP_CAPS: dict[str, Callable[[], int]] = {"size": runtime.size_limit}        # the app's own upper bounds
-APP_DEFAULTS: dict[str, Callable[[], Any]] = {"size": runtime.default_size, "steps": runtime.default_steps}
+APP_CAPS: dict[str, Callable[[], int]] = {"size": lambda: runtime.size_limit()}   # the app's own upper bounds
+APP_DEFAULTS: dict[str, Callable[[], Any]] = {"size": lambda: runtime.default_size(),
+                                              "steps": lambda: runtime.default_steps()}
 NOT_FROM_PRESETS = ("style_blend_weights", "preview_every")  # a tab's blend sliders and the steps set these
 INIT_IMAGE = "init_image"   # the one value of a form that is not a setting: the image a run starts from
 
@@ -226,4 +227,4 @@ TEXTURE = TRANSFER.without("size", "content_weight", "init", "content_layers", i
 EXPLORE = TRANSFER.without("init", "scales", "content_layers", "style_layers", init_image=False,
                            size=lambda: min(128, runtime.size_limit()),
                            steps=lambda: max(1, runtime.default_steps() // 2))
-VIDEO = TRANSFER.without("init", "content_layers", "style_layers", init_image=False, size=runtime.video_size)
+VIDEO = TRANSFER.without("init", "content_layers", "style_layers", init_image=False, size=lambda: runtime.video_size())
