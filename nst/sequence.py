@@ -4,16 +4,46 @@ A sweep (``nst.sweep``) and a video (``nst.video``) each run one ``StyleTransfer
 and stream their progress as one iterator. Closing that iterator cancels the run in progress;
 ``results()`` then holds the finished images followed by the cancelled run's best image so far.
 Subclasses implement ``_events()`` (the generator, which appends each finished image to
-``self._done`` and keeps the run going in ``self._run``) and ``_planned()`` (outputs in all).
+``self._done`` and keeps the run going in ``self._run``), ``_planned()`` (outputs in all) and
+``plan()`` (the steps in all, per scale: what a progress display needs to say how long is left).
+
+Both stream one kind of event, ``SequenceEvent``: one per optimiser step of whichever run is going,
+and one more closing each run with its image. ``level_plan`` is a run's share of ``plan()``: its
+steps per coarse-to-fine level and each level's longest side ``s_k``; a step at level ``k`` costs
+about ``s_k^2`` (the pixels it optimises, for one aspect ratio).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Iterator
 
 from PIL import Image
 
-from .optimize import StyleTransfer
+from .config import TransferConfig
+from .optimize import StepEvent, StyleTransfer, pyramid, split_steps
+
+
+@dataclass(frozen=True)
+class SequenceEvent:
+    """Progress of a sequence: one per optimiser step, and one more closing each run with its image."""
+
+    index: int                   # the run going, 0-based (a sweep's job, a clip's frame)
+    count: int                   # runs in all
+    label: str                   # that run's label ("t = 0.50", "relu3_2", "frame 2/8")
+    step: int                    # steps done over the whole sequence
+    total: int                   # steps planned over the whole sequence
+    event: StepEvent | None      # the run's latest step: its own step/total, losses and preview (None only
+                                 # closing a run with no steps)
+    result: Image.Image | None = None  # the run's finished image, on the event closing it
+
+
+def level_plan(config: TransferConfig) -> list[tuple[int, int]]:
+    """``(steps, longest side)`` of each coarse-to-fine level of a run with ``config``, coarsest first, as
+    ``StyleTransfer`` shares the steps out (a level too thin for the image's shape, which a run leaves
+    out, is counted here: the plan is an estimate until the run is built, then ``run.sizes`` says)."""
+    sizes = pyramid(config.size, config.scales, config.min_scale_size)
+    return list(zip(split_steps(config.steps, len(sizes)), sizes))
 
 
 class RunSequence:
@@ -29,6 +59,10 @@ class RunSequence:
         raise NotImplementedError
 
     def _planned(self) -> int:
+        raise NotImplementedError
+
+    def plan(self) -> list[tuple[int, int]]:
+        """``(steps, longest side)`` of every level of every run, in the order they run (see ``level_plan``)."""
         raise NotImplementedError
 
     def __iter__(self) -> Iterator:

@@ -1,8 +1,9 @@
 """A sequence of style-transfer runs as one job with one progress stream.
 
 An interpolation between two styles and the layer explorer's studies are each a list of ``Job``s,
-run one after the other by a ``Sweep``. Iterating a sweep yields a ``SweepEvent`` per optimiser step
-of whichever run is going, plus one event closing each run that carries its image. A job marked
+run one after the other by a ``Sweep``. Iterating a sweep yields a ``SweepEvent`` (``nst.sequence``'s
+``SequenceEvent``, labelled with the job's label) per optimiser step of whichever run is going, plus
+one event closing each run that carries its image. A job marked
 ``warm_start`` begins from the previous job's result (``init="image"``), so neighbouring outputs of
 a sweep cost a fraction of a fresh run. Closing the sweep cancels the run in progress; ``results()``
 then holds the finished images and the cancelled run's best image so far.
@@ -21,7 +22,9 @@ from .features import VGG19Features
 from .image import to_pil
 from .montage import grid
 from .optimize import StepEvent, StyleTransfer
-from .sequence import RunSequence
+from .sequence import RunSequence, SequenceEvent, level_plan
+
+SweepEvent = SequenceEvent  # the sweep's progress: ``index``/``count`` count its jobs, ``label`` is the job's
 
 
 @dataclass(frozen=True)
@@ -36,19 +39,6 @@ class Job:
     content_size: tuple[int, int] | None = None  # output aspect when there is no content (textures)
     value: float | None = None                  # the swept quantity (t, a style weight, ...), for callers
     options: dict = field(default_factory=dict)  # further StyleTransfer keywords (init_image, masks, ...)
-
-
-@dataclass(frozen=True)
-class SweepEvent:
-    """Progress of a sweep: one per optimiser step, and one more closing each job with its image."""
-
-    index: int                   # the job running, 0-based
-    count: int                   # jobs in all
-    label: str                   # that job's label
-    step: int                    # steps done over the whole sweep
-    total: int                   # steps planned over the whole sweep
-    event: StepEvent | None      # the job's latest step (None only for a job with no steps)
-    result: Image.Image | None = None  # the job's finished image, on the event closing it
 
 
 class Sweep(RunSequence):
@@ -74,6 +64,9 @@ class Sweep(RunSequence):
 
     def _planned(self) -> int:
         return len(self.jobs)
+
+    def plan(self) -> list[tuple[int, int]]:
+        return [level for job in self.jobs for level in level_plan(job.config)]
 
     def grid(self, columns: int | None = None, labels: bool = True) -> Image.Image:
         """``results()`` as one image, captioned with the jobs' labels unless ``labels`` is False."""

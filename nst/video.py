@@ -27,7 +27,6 @@ Flow is computed on the input frames at the output size, both ways, once per fra
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Iterator, Sequence
 
 import torch
@@ -38,7 +37,7 @@ from .features import VGG19Features
 from .flow import FLOW_METHODS, Correspondence, correspondence, warp
 from .image import resize_longest, to_pil
 from .optimize import StepEvent, StyleTransfer
-from .sequence import RunSequence
+from .sequence import RunSequence, SequenceEvent, level_plan
 from .temporal import TemporalLoss, flicker, long_term_weights
 
 FRAME_INITS = ("flow", "previous", "content")
@@ -46,16 +45,20 @@ DEFAULT_TEMPORAL_WEIGHT = 200.0
 MAX_OFFSET = 100
 
 
-@dataclass(frozen=True)
-class VideoEvent:
-    """Progress of a clip: one per optimiser step, and one more closing each frame with its image."""
+class VideoEvent(SequenceEvent):
+    """Progress of a clip (``nst.sequence.SequenceEvent``): one per optimiser step, and one more closing
+    each frame with its image; ``index``/``count`` are the frame and the frames in all, also named
+    ``frame``/``frames``."""
 
-    frame: int                   # the frame being stylised, 0-based
-    frames: int                  # frames in all
-    step: int                    # optimiser steps done over the whole clip
-    total: int                   # steps planned over the whole clip
-    event: StepEvent | None      # the frame's latest step: its own step/total, losses and preview
-    result: Image.Image | None = None  # the frame's finished image, on the event closing it
+    @property
+    def frame(self) -> int:
+        """The frame being stylised, 0-based."""
+        return self.index
+
+    @property
+    def frames(self) -> int:
+        """Frames in all."""
+        return self.count
 
 
 class VideoTransfer(RunSequence):
@@ -128,6 +131,13 @@ class VideoTransfer(RunSequence):
     def _planned(self) -> int:
         return len(self.frames)
 
+    def plan(self) -> list[tuple[int, int]]:
+        """The first frame's levels (a full run), then each later frame's steps at the output size (its
+        levels again when every frame runs on its own)."""
+        first = level_plan(self.config)
+        later = first if self.independent else [(self.follow_steps, self.config.size)]
+        return first + later * (len(self.frames) - 1)
+
     def flicker(self) -> float | None:
         """The mean warping error between consecutive outputs so far (``nst.temporal.flicker``); None
         before two frames are done."""
@@ -186,7 +196,7 @@ class VideoTransfer(RunSequence):
             last: StepEvent | None = None
             for event in run:
                 last = event
-                yield VideoEvent(i, count, done_steps + event.step, self.total, event)
+                yield VideoEvent(i, count, f"frame {i + 1}/{count}", done_steps + event.step, self.total, event)
             done_steps += run.config.steps
             if i > 0:
                 self._link(i, 1)  # for the flicker measure, whatever the settings
@@ -196,7 +206,7 @@ class VideoTransfer(RunSequence):
             for old in [k for k in self._raw if k < i + 1 - max(self.offsets)]:
                 del self._raw[old]
             self._run = None
-            yield VideoEvent(i, count, done_steps, self.total, last, image)
+            yield VideoEvent(i, count, f"frame {i + 1}/{count}", done_steps, self.total, last, image)
             if run.stop_reason == "nan":
                 self.stop_reason = "nan"
                 return

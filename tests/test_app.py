@@ -15,11 +15,22 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
-import app
 import nst
 from memory_limited import MemoryLimited
 from nst.features import VGG19Features
 from nst.weights import save_features
+from studio import runtime
+from studio.app import build_demo
+from studio.inputs import image_input, painted_mask
+from studio.outputs import continue_from
+from studio.stream import failure, stop
+from studio.tabs.colour import stylize_color
+from studio.tabs.explore import explore
+from studio.tabs.masked import stylize_masked
+from studio.tabs.multi import interpolate, stylize_multi
+from studio.tabs.single import stylize
+from studio.tabs.texture import texture
+from studio.tabs.video import stylize_video
 
 SKIP = gr.skip()
 PREVIEW, PLOT, STATUS, RESULT, DOWNLOAD = range(5)
@@ -57,7 +68,7 @@ def final_settings_of_grid(outputs: list[tuple]) -> dict:
 
 
 def test_a_run_shows_previews_and_losses_before_the_result(photo, painting):
-    outputs = list(app.stylize(photo, painting, **FAST))
+    outputs = list(stylize(photo, painting, **FAST))
     previews = [o for o in outputs if isinstance(o[PREVIEW], Image.Image)]
     assert previews, "no preview image came before the end"
     assert all(o[RESULT] == SKIP for o in outputs[:-1]), "the result must come last"
@@ -73,25 +84,25 @@ def test_a_run_shows_previews_and_losses_before_the_result(photo, painting):
 
 
 def test_stop_ends_the_run_and_keeps_the_best_image(photo, painting):
-    run = app.stylize(photo, painting, size=64, steps=400)
+    run = stylize(photo, painting, size=64, steps=400)
     first = next(run)
     assert "Step" in first[STATUS]
-    assert app.stop() == "Stopping after this step; the best image so far will be kept."
+    assert stop() == "Stopping after this step; the best image so far will be kept."
     rest = list(run)
     settings = final_settings(rest)
     assert settings["stop_reason"] == "cancelled"
     assert settings["steps_done"] < 400
     assert rest[-1][STATUS].startswith(f"Stopped at step {settings['steps_done']}/400")
-    assert app.stop() == "Nothing is running."
+    assert stop() == "Nothing is running."
 
 
 def test_stop_only_reaches_its_own_session(photo, painting):
     class Request:
         session_hash = "someone else"
 
-    run = app.stylize(photo, painting, size=64, steps=30)
+    run = stylize(photo, painting, size=64, steps=30)
     next(run)
-    assert app.stop(Request()) == "Nothing is running."
+    assert stop(Request()) == "Nothing is running."
     assert final_settings(list(run))["stop_reason"] == "finished"
 
 
@@ -101,7 +112,7 @@ HOW_TO_GET_FURTHER = "use fewer steps or a smaller size (or raise NST_TIME_LIMIT
 
 def test_the_time_limit_stops_a_run_and_keeps_its_best_image(photo, painting, monkeypatch):
     monkeypatch.setenv("NST_TIME_LIMIT", "0.001")  # over after the first step
-    outputs = list(app.stylize(photo, painting, size=64, steps=400))
+    outputs = list(stylize(photo, painting, size=64, steps=400))
     settings = final_settings(outputs)
     assert settings["stop_reason"] == "time limit" and settings["steps_done"] == 1
     assert outputs[-1][STATUS].startswith(TIME_LIMIT_SAYS + "400; this is the best image so far")
@@ -111,26 +122,26 @@ def test_the_time_limit_stops_a_run_and_keeps_its_best_image(photo, painting, mo
 
 def test_the_time_limit_stops_sweeps_and_clips_too(photo, painting, monkeypatch):
     monkeypatch.setenv("NST_TIME_LIMIT", "0.001")
-    outputs = list(app.explore(photo, painting, "trade-off", "1, 10, 100", size=32, steps=300))
+    outputs = list(explore(photo, painting, "trade-off", "1, 10, 100", size=32, steps=300))
     settings = final_settings_of_grid(outputs)
     assert settings["stop_reason"] == "time limit" and settings["labels"] == ["beta = 1"]
     assert outputs[-1][STATUS].startswith(TIME_LIMIT_SAYS + "900")
-    clip, style = str(app.EXAMPLES / "sintel_8f.gif"), str(app.EXAMPLES / "starry_night.jpg")
-    *_, status, gif, mp4, player = list(app.stylize_video(clip, style, max_frames=3, size=48, steps=50, scales=1))[-1]
+    clip, style = str(runtime.EXAMPLES / "sintel_8f.gif"), str(runtime.EXAMPLES / "starry_night.jpg")
+    *_, status, gif, mp4, player = list(stylize_video(clip, style, max_frames=3, size=48, steps=50, scales=1))[-1]
     assert status.startswith(TIME_LIMIT_SAYS) and HOW_TO_GET_FURTHER in status
     assert Path(gif).is_file() and Path(mp4).is_file()
 
 
 def test_time_limit_defaults_per_device_and_0_turns_it_off(monkeypatch):
-    assert app.time_limit() == app.TIME_LIMITS["cpu"] == 900
+    assert runtime.time_limit() == runtime.TIME_LIMITS["cpu"] == 900
     monkeypatch.setenv("NST_TIME_LIMIT", "0")
-    assert app.time_limit() is None
+    assert runtime.time_limit() is None
     monkeypatch.setenv("NST_TIME_LIMIT", "2.5")
-    assert app.time_limit() == 2.5
+    assert runtime.time_limit() == 2.5
     for bad in ("ten minutes", "-1", "inf"):
         monkeypatch.setenv("NST_TIME_LIMIT", bad)
         with pytest.raises(gr.Error, match="NST_TIME_LIMIT must be a number of seconds"):
-            app.time_limit()
+            runtime.time_limit()
 
 
 def test_a_failing_run_still_hands_back_its_best_image(photo, painting, tiny_weights, monkeypatch):
@@ -143,19 +154,19 @@ def test_a_failing_run_still_hands_back_its_best_image(photo, painting, tiny_wei
                 raise RuntimeError("device lost")
             return super().forward(*args, **kwargs)
 
-    monkeypatch.setattr(app, "get_model", lambda: Failing(tiny_weights))
+    monkeypatch.setattr(runtime, "get_model", lambda: Failing(tiny_weights))
     with pytest.warns(UserWarning, match="RuntimeError: device lost"):  # gr.Warning, outside a page
-        outputs = list(app.stylize(photo, painting, size=64, steps=20))
+        outputs = list(stylize(photo, painting, size=64, steps=20))
     settings = final_settings(outputs)
     assert settings["stop_reason"] == "failed" and 0 < settings["steps_done"] < 20
     assert "RuntimeError: device lost" in outputs[-1][STATUS] and "best image so far is kept" in outputs[-1][STATUS]
 
 
 def test_out_of_memory_retries_smaller_and_says_so(photo, painting, tiny_weights, monkeypatch):
-    monkeypatch.setattr(app, "get_model", lambda: MemoryLimited(tiny_weights, most=48))
+    monkeypatch.setattr(runtime, "get_model", lambda: MemoryLimited(tiny_weights, most=48))
     monkeypatch.setattr("nst.recovery.DEFAULT_FLOOR", 16)
     with pytest.warns(UserWarning, match="Out of memory at 64 px; retrying at 48 px"):  # gr.Warning, outside a page
-        outputs = list(app.stylize(photo, painting, size=64, steps=4))
+        outputs = list(stylize(photo, painting, size=64, steps=4))
     assert all(o[STATUS].startswith("Out of memory at 64 px; retrying at 48 px. Step") for o in outputs[:-1])
     assert outputs[-1][STATUS].startswith("Done: 4 steps")
     assert "Out of memory at 64 px; retrying at 48 px. The PNG carries its settings." in outputs[-1][STATUS]
@@ -166,7 +177,7 @@ def test_out_of_memory_retries_smaller_and_says_so(photo, painting, tiny_weights
 
 def test_multiple_styles_skip_empty_slots(photo, painting, assets):
     scream = str(assets / "the_scream.jpg")
-    outputs = list(app.stylize_multi(photo, painting, 0.25, None, 1.0, scream, 0.75, None, 0.0, **FAST))
+    outputs = list(stylize_multi(photo, painting, 0.25, None, 1.0, scream, 0.75, None, 0.0, **FAST))
     settings = final_settings(outputs)
     assert settings["styles"] == ["starry_night.jpg", "the_scream.jpg"]
     assert settings["config"]["style_blend_weights"] == [0.25, 0.75]
@@ -180,7 +191,7 @@ def test_masked_transfer_takes_uploaded_and_painted_masks(assets):
     layer = Image.new("RGBA", Image.open(face).size, (0, 0, 0, 0))
     ImageDraw.Draw(layer).rectangle((0, 0, 100, 200), fill=(255, 45, 85, 255))
     paint = {"background": None, "layers": [layer], "composite": None}
-    outputs = list(app.stylize_masked(face, starry, mask, None, scream, None, paint, "style 1", **FAST))
+    outputs = list(stylize_masked(face, starry, mask, None, scream, None, paint, "style 1", **FAST))
     settings = final_settings(outputs)
     assert settings["mode"] == "masked" and settings["rest"] == "style 1"
     assert Image.open(outputs[-1][RESULT]).size == (48, 64)
@@ -188,22 +199,22 @@ def test_masked_transfer_takes_uploaded_and_painted_masks(assets):
 
 def test_painted_mask_is_the_painted_area():
     layer = Image.new("RGBA", (40, 30), (0, 0, 0, 0))
-    assert app.painted_mask({"background": None, "layers": [layer], "composite": None}) is None
+    assert painted_mask({"background": None, "layers": [layer], "composite": None}) is None
     ImageDraw.Draw(layer).rectangle((10, 5, 19, 14), fill=(255, 0, 0, 255))
-    mask = app.painted_mask({"background": None, "layers": [layer], "composite": None})
+    mask = painted_mask({"background": None, "layers": [layer], "composite": None})
     assert mask.size == (40, 30) and mask.getbbox() == (10, 5, 20, 15)
-    assert app.painted_mask(None) is None
+    assert painted_mask(None) is None
 
 
 @pytest.mark.parametrize("method", ["luminance", "lab", "histogram"])
 def test_colour_preserving_methods(photo, painting, method):
-    outputs = list(app.stylize_color(photo, painting, method, 0.5, **FAST))
+    outputs = list(stylize_color(photo, painting, method, 0.5, **FAST))
     config = final_settings(outputs)["config"]
     assert config["preserve_color"] == method and config["color_amount"] == 0.5
 
 
 def test_texture_has_the_asked_shape(painting):
-    outputs = list(app.texture(painting, width=96, height=48, steps=4))
+    outputs = list(texture(painting, width=96, height=48, steps=4))
     settings = final_settings(outputs)
     assert settings["content"] is None and settings["config"]["content_weight"] == 0
     assert settings["config"]["init"] == "noise"
@@ -212,7 +223,7 @@ def test_texture_has_the_asked_shape(painting):
 
 def test_interpolation_gives_a_grid_and_a_gif(photo, painting, assets):
     scream = str(assets / "the_scream.jpg")
-    outputs = list(app.interpolate(photo, painting, scream, frames=3, size=48, steps=3))
+    outputs = list(interpolate(photo, painting, scream, frames=3, size=48, steps=3))
     finished_frames = [o for o in outputs[:-1] if isinstance(o[RESULT], Image.Image)]
     assert len(finished_frames) == 3, "the grid is shown again as each frame finishes"
     settings = final_settings_of_grid(outputs)
@@ -223,46 +234,46 @@ def test_interpolation_gives_a_grid_and_a_gif(photo, painting, assets):
 
 @pytest.mark.parametrize("study, labels", [("content layers", 5), ("style layers", 5), ("trade-off", 2)])
 def test_explore_studies_give_labelled_grids(photo, painting, study, labels):
-    outputs = list(app.explore(photo, painting, study, "1, 100", size=32, steps=2))
+    outputs = list(explore(photo, painting, study, "1, 100", size=32, steps=2))
     settings = final_settings_of_grid(outputs)
     assert settings["study"] == study and len(settings["labels"]) == labels
     assert outputs[-1][DOWNLOAD] == outputs[-1][RESULT]
 
 
 def test_stop_ends_a_sweep_and_keeps_what_is_done(photo, painting):
-    sweep = app.explore(photo, painting, "trade-off", "1, 10, 100, 1000", size=32, steps=300)
+    sweep = explore(photo, painting, "trade-off", "1, 10, 100, 1000", size=32, steps=300)
     next(sweep)
-    app.stop()
+    stop()
     settings = final_settings_of_grid(list(sweep))
     assert settings["stop_reason"] == "cancelled" and len(settings["labels"]) < 4
 
 
 def test_continue_from_a_result_starts_there(photo, painting):
-    first = list(app.stylize(photo, painting, **FAST))[-1][RESULT]
-    init_image, init = app.continue_from(first)
+    first = list(stylize(photo, painting, **FAST))[-1][RESULT]
+    init_image, init = continue_from(first)
     assert (init_image, init) == (first, "image")
-    settings = final_settings(list(app.stylize(photo, painting, **FAST, init=init, init_image=init_image)))
+    settings = final_settings(list(stylize(photo, painting, **FAST, init=init, init_image=init_image)))
     assert settings["config"]["init"] == "image"
     with pytest.raises(gr.Error, match="No result yet"):
-        app.continue_from(None)
+        continue_from(None)
 
 
 def test_size_is_capped_on_this_machine(photo, painting, monkeypatch):
     monkeypatch.setenv("NST_MAX_SIZE", "48")
     with pytest.warns(UserWarning, match="over this machine's limit; using 48 px"):
-        outputs = list(app.stylize(photo, painting, size=96, steps=2))
+        outputs = list(stylize(photo, painting, size=96, steps=2))
     assert max(Image.open(outputs[-1][RESULT]).size) == 48
 
 
 def test_runtime_line_names_device_and_weights():
-    line = app.describe_runtime()
+    line = runtime.describe_runtime()
     assert "CPU" in line and "tiny random" in line
 
 
 def test_building_the_page_loads_no_weights(tiny_app, monkeypatch):
     monkeypatch.setenv("NST_WEIGHTS", str(tiny_app / "never-loaded.safetensors"))
-    demo = app.build_demo()
-    assert str(tiny_app / "never-loaded.safetensors") not in app._models
+    demo = build_demo()
+    assert str(tiny_app / "never-loaded.safetensors") not in runtime._models
     names = {fn.api_name for fn in demo.fns.values() if fn.api_visibility == "public"}
     assert {"stylize", "stylize_multi", "stylize_masked", "stylize_color", "texture", "stop"} <= names
 
@@ -270,7 +281,7 @@ def test_building_the_page_loads_no_weights(tiny_app, monkeypatch):
 def test_missing_weights_are_a_clear_error(photo, painting, tiny_app, monkeypatch):
     monkeypatch.setenv("NST_WEIGHTS", str(tiny_app / "missing.safetensors"))
     with pytest.raises(gr.Error, match="No VGG-19 weights"):
-        next(app.stylize(photo, painting, **FAST))
+        next(stylize(photo, painting, **FAST))
 
 
 def text_file(tmp_path):
@@ -282,24 +293,24 @@ def text_file(tmp_path):
 @pytest.mark.parametrize(
     "call, message",
     [
-        (lambda p, s, t: app.stylize(None, s, **FAST), "No content image: upload a photo"),
-        (lambda p, s, t: app.stylize(p, None, **FAST), "No style image: upload a painting"),
-        (lambda p, s, t: app.stylize(text_file(t), s, **FAST), "notes.png: not an image file"),
-        (lambda p, s, t: app.stylize(p, s, **FAST, content_weight=0, style_weight=0), "both zero"),
-        (lambda p, s, t: app.stylize(p, s, **FAST, style_layers=[]), "style_layers is empty"),
-        (lambda p, s, t: app.stylize(p, s, **FAST, init="image"), "No init image"),
-        (lambda p, s, t: app.stylize_multi(p, s, 0.0, s, 0.0, **FAST), "All blend weights are zero"),
-        (lambda p, s, t: app.stylize_multi(p, None, 1.0, None, 1.0, **FAST), "No style images"),
-        (lambda p, s, t: app.stylize_masked(p, s, s, **FAST), "a mask needs the content's shape"),
-        (lambda p, s, t: app.stylize_masked(p, None, p, **FAST), "Mask 1 has no painting"),
-        (lambda p, s, t: app.stylize_masked(p, s, None, None, None, None, None, "style 2", **FAST),
+        (lambda p, s, t: stylize(None, s, **FAST), "No content image: upload a photo"),
+        (lambda p, s, t: stylize(p, None, **FAST), "No style image: upload a painting"),
+        (lambda p, s, t: stylize(text_file(t), s, **FAST), "notes.png: not an image file"),
+        (lambda p, s, t: stylize(p, s, **FAST, content_weight=0, style_weight=0), "both zero"),
+        (lambda p, s, t: stylize(p, s, **FAST, style_layers=[]), "style_layers is empty"),
+        (lambda p, s, t: stylize(p, s, **FAST, init="image"), "No init image"),
+        (lambda p, s, t: stylize_multi(p, s, 0.0, s, 0.0, **FAST), "All blend weights are zero"),
+        (lambda p, s, t: stylize_multi(p, None, 1.0, None, 1.0, **FAST), "No style images"),
+        (lambda p, s, t: stylize_masked(p, s, s, **FAST), "a mask needs the content's shape"),
+        (lambda p, s, t: stylize_masked(p, None, p, **FAST), "Mask 1 has no painting"),
+        (lambda p, s, t: stylize_masked(p, s, None, None, None, None, None, "style 2", **FAST),
          "there is no style 2"),
-        (lambda p, s, t: app.stylize_color(p, s, "sepia", 1.0, **FAST), "preserve_color must be one of"),
-        (lambda p, s, t: app.texture(s, width=8, height=64), "at least 16 px"),
-        (lambda p, s, t: app.interpolate(p, s, None, **FAST), "No style image 2"),
-        (lambda p, s, t: app.interpolate(p, s, s, frames=1, **FAST), "Frames must be a whole number from 2"),
-        (lambda p, s, t: app.explore(None, s, "content layers"), "No content image"),
-        (lambda p, s, t: app.explore(p, s, "trade-off", "1, lots"), "Style weights must be numbers"),
+        (lambda p, s, t: stylize_color(p, s, "sepia", 1.0, **FAST), "preserve_color must be one of"),
+        (lambda p, s, t: texture(s, width=8, height=64), "at least 16 px"),
+        (lambda p, s, t: interpolate(p, s, None, **FAST), "No style image 2"),
+        (lambda p, s, t: interpolate(p, s, s, frames=1, **FAST), "Frames must be a whole number from 2"),
+        (lambda p, s, t: explore(None, s, "content layers"), "No content image"),
+        (lambda p, s, t: explore(p, s, "trade-off", "1, lots"), "Style weights must be numbers"),
     ],
 )
 def test_bad_input_is_a_one_line_error(photo, painting, tmp_path, call, message):
@@ -312,7 +323,7 @@ def test_bad_input_is_a_one_line_error(photo, painting, tmp_path, call, message)
 def test_an_upload_that_is_not_an_image_is_refused_by_name(tmp_path):
     from gradio.components.image import ImageData
 
-    component = app.image_input("Content")
+    component = image_input("Content")
     with pytest.raises(gr.Error, match="notes.png is not an image this app can read"):
         component.preprocess(ImageData(path=text_file(tmp_path), orig_name="notes.png"))
 
@@ -320,5 +331,5 @@ def test_an_upload_that_is_not_an_image_is_refused_by_name(tmp_path):
 def test_a_failure_message_says_what_to_do_when_memory_ran_out():
     for exc in (torch.OutOfMemoryError("CUDA out of memory"), MemoryError(),
                 RuntimeError("DefaultCPUAllocator: not enough memory: you tried to allocate 8 GB")):
-        assert app._failure(exc, 1024, 7).startswith("The device ran out of memory at 1024 px: lower the size")
-    assert app._failure(RuntimeError("device lost"), 1024, 7) == "The run failed at step 7: RuntimeError: device lost"
+        assert failure(exc, 1024, 7).startswith("The device ran out of memory at 1024 px: lower the size")
+    assert failure(RuntimeError("device lost"), 1024, 7) == "The run failed at step 7: RuntimeError: device lost"

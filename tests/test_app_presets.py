@@ -8,7 +8,7 @@ painting and settings back; a result made with other paintings, or by the comman
 settings and keeps the paintings on the page; Save as preset gives a .zip of a preset folder, and Push
 to Hub uploads it and shows the commit.
 
-The handlers return their outputs in ``app.FILL_OUTPUTS`` order; ``gr.skip()`` leaves a component as it is.
+The handlers return their outputs in ``FILL_OUTPUTS`` order; ``gr.skip()`` leaves a component as it is.
 """
 
 from __future__ import annotations
@@ -23,11 +23,15 @@ import gradio as gr
 import pytest
 from PIL import Image, ImageChops
 
-import app
 import nst
 import nst.presets
 from nst.cli import main as cli_main
 from nst.weights import save_features
+from studio.app import build_demo
+from studio.form import TRANSFER
+from studio.presets import FILL_OUTPUTS, NO_PRESET, choose_preset, forget_preset, load_preset, preset_gallery, push_preset, restore_settings, save_preset
+from studio.tabs.multi import stylize_multi
+from studio.tabs.single import stylize
 
 from fake_hub_server import FakeHubServer
 
@@ -57,8 +61,8 @@ def builtin(name: str) -> nst.presets.Preset:
 
 def page(values: tuple) -> dict:
     """A fill handler's outputs by name."""
-    assert len(values) == len(app.FILL_OUTPUTS)
-    return dict(zip(app.FILL_OUTPUTS, values))
+    assert len(values) == len(FILL_OUTPUTS)
+    return dict(zip(FILL_OUTPUTS, values))
 
 
 def same_pixels(a: Image.Image, b: Image.Image) -> bool:
@@ -72,7 +76,7 @@ def as_on_the_page(image: Image.Image, path: Path) -> str:
 
 
 def untouched(values: dict, prefix: str) -> bool:
-    return all(values[name] == SKIP for name in app.FILL_OUTPUTS if name.startswith(prefix))
+    return all(values[name] == SKIP for name in FILL_OUTPUTS if name.startswith(prefix))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -80,7 +84,7 @@ def untouched(values: dict, prefix: str) -> bool:
 
 
 def test_the_gallery_shows_every_builtin_with_its_name_and_description():
-    items = app.preset_gallery()
+    items = preset_gallery()
     names = nst.presets.builtin_names()
     assert [caption.split(":")[0] for _, caption in items] == names and len(names) >= 7
     starry = builtin("starry-night")
@@ -90,9 +94,9 @@ def test_the_gallery_shows_every_builtin_with_its_name_and_description():
 
 def test_a_one_painting_preset_fills_the_single_style_tab():
     preset = builtin("starry-night-colour")
-    values = page(app.load_preset("starry-night-colour"))
+    values = page(load_preset("starry-night-colour"))
     assert same_pixels(values["single_style"], preset.style_images()[0])
-    for name in app.PRESET_CONTROLS:
+    for name in TRANSFER.names:
         expected = getattr(preset.config, name)
         assert values[f"single_{name}"] == (list(expected) if isinstance(expected, tuple) else expected), name
     assert values["single_style_weight"] == 30.0
@@ -106,7 +110,7 @@ def test_a_one_painting_preset_fills_the_single_style_tab():
 def test_clicking_a_blend_in_the_gallery_fills_the_multiple_styles_tab():
     names = nst.presets.builtin_names()
     click = gr.SelectData(None, {"index": names.index("starry-scream"), "value": None, "selected": True})
-    values = page(app.choose_preset(click))
+    values = page(choose_preset(click))
     preset = builtin("starry-scream")
     paintings = preset.style_images()
     assert same_pixels(values["multi_style_1"], paintings[0]) and same_pixels(values["multi_style_2"], paintings[1])
@@ -119,11 +123,11 @@ def test_clicking_a_blend_in_the_gallery_fills_the_multiple_styles_tab():
 
 def test_bad_preset_names_are_one_line_errors():
     with pytest.raises(gr.Error, match="No preset: click one in the gallery"):
-        app.load_preset("  ")
+        load_preset("  ")
     with pytest.raises(gr.Error, match="No preset '../etc': give a built-in one .*starry-night.* or a Hub repo"):
-        app.load_preset("../etc")
+        load_preset("../etc")
     with pytest.raises(gr.Error, match="a revision applies to Hub presets only"):
-        app.load_preset("starry-night", "v2")
+        load_preset("starry-night", "v2")
 
 
 def test_a_hub_preset_loads_through_the_hub_api(tmp_path, monkeypatch):
@@ -137,17 +141,17 @@ def test_a_hub_preset_loads_through_the_hub_api(tmp_path, monkeypatch):
         commit = hub.add_commit("alice/look", files)
         hub.add_commit("mallory/bad", {"preset.json": json.dumps(bad).encode(), "style.jpg": files["style.jpg"]})
         monkeypatch.setenv("HF_ENDPOINT", hub.endpoint)
-        values = page(app.load_preset(" alice/look ", ""))
+        values = page(load_preset(" alice/look ", ""))
         assert values["single_preset"].origin == f"alice/look@{commit}"
         assert values["single_size"] == 96 and values["single_tv_weight"] == 0.5
         assert "`tv_kind = squared`" in values["preset_status"] and "A. Painter, Red (1901)" in values["preset_status"]
         assert same_pixels(values["single_style"], look.style_images()[0])
         with pytest.raises(gr.Error, match="the Hub has no repo alice/none"):
-            app.load_preset("alice/none")
+            load_preset("alice/none")
         with pytest.raises(gr.Error, match="alice/look has no revision 'v2'"):
-            app.load_preset("alice/look", "v2")
+            load_preset("alice/look", "v2")
         with pytest.raises(gr.Error, match="settings: steps must be between 0 and 100000, got -1"):
-            app.load_preset("mallory/bad")
+            load_preset("mallory/bad")
 
 
 def test_an_unreachable_hub_is_a_one_line_error(monkeypatch):
@@ -156,7 +160,7 @@ def test_an_unreachable_hub_is_a_one_line_error(monkeypatch):
         port = probe.getsockname()[1]
     monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port}")
     with pytest.raises(gr.Error, match="not in the local Hub cache, and the Hub is offline or unreachable"):
-        app.load_preset("bob/look")
+        load_preset("bob/look")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -164,15 +168,15 @@ def test_an_unreachable_hub_is_a_one_line_error(monkeypatch):
 
 
 def test_a_run_from_a_preset_carries_it_and_restoring_the_result_brings_it_back(photo, tmp_path):
-    loaded = page(app.load_preset("starry-night-colour"))
+    loaded = page(load_preset("starry-night-colour"))
     style = as_on_the_page(loaded["single_style"], tmp_path / "style.png")
-    result = list(app.stylize(photo, style, **FAST, preset=loaded["single_preset"]))[-1][RESULT]
+    result = list(stylize(photo, style, **FAST, preset=loaded["single_preset"]))[-1][RESULT]
     settings = nst.read_settings(result)
     assert settings["config"]["preserve_color"] == "luminance"  # the preset's setting with no control
     assert settings["preset_origin"] == "starry-night-colour"
     assert settings["preset"]["settings"]["steps"] == 3 and settings["preset"]["styles"][0]["file"] == "style.jpg"
 
-    restored = page(app.restore_settings(result))
+    restored = page(restore_settings(result))
     assert same_pixels(restored["single_style"], loaded["single_style"])  # the built-in's painting, found again
     assert (restored["single_size"], restored["single_steps"], restored["single_scales"]) == (64, 3, 1)
     assert restored["single_preset"].config.preserve_color == "luminance"
@@ -181,31 +185,31 @@ def test_a_run_from_a_preset_carries_it_and_restoring_the_result_brings_it_back(
 
 
 def test_a_run_with_another_painting_keeps_the_presets_settings_but_not_its_name(photo, assets):
-    loaded = page(app.load_preset("starry-night-colour"))
+    loaded = page(load_preset("starry-night-colour"))
     scream = str(assets / "the_scream.jpg")
-    result = list(app.stylize(photo, scream, **FAST, preset=loaded["single_preset"]))[-1][RESULT]
+    result = list(stylize(photo, scream, **FAST, preset=loaded["single_preset"]))[-1][RESULT]
     settings = nst.read_settings(result)
     assert settings["config"]["preserve_color"] == "luminance"
     assert settings["preset_origin"] is None
     assert [s["file"] for s in settings["preset"]["styles"]] == ["the_scream.jpg"]
 
-    restored = page(app.restore_settings(result))
+    restored = page(restore_settings(result))
     assert restored["single_style"] == SKIP  # settings only: the painting on the page stays
     assert restored["single_preset"].folder is None and restored["single_steps"] == 3
     assert "the_scream.jpg" in restored["preset_status"] and "are kept" in restored["preset_status"]
 
 
 def test_a_blend_run_carries_its_preset_and_restores_into_the_multiple_styles_tab(photo, tmp_path):
-    loaded = page(app.load_preset("starry-scream"))
+    loaded = page(load_preset("starry-scream"))
     first = as_on_the_page(loaded["multi_style_1"], tmp_path / "1.png")
     second = as_on_the_page(loaded["multi_style_2"], tmp_path / "2.png")
-    run = app.stylize_multi(photo, first, 0.6, second, 0.4, None, 0.0, None, 0.0, **FAST, preset=loaded["multi_preset"])
+    run = stylize_multi(photo, first, 0.6, second, 0.4, None, 0.0, None, 0.0, **FAST, preset=loaded["multi_preset"])
     result = list(run)[-1][RESULT]
     settings = nst.read_settings(result)
     assert settings["preset_origin"] == "starry-scream"
     assert [s["weight"] for s in settings["preset"]["styles"]] == [0.6, 0.4]
 
-    restored = page(app.restore_settings(result))
+    restored = page(restore_settings(result))
     assert same_pixels(restored["multi_style_2"], loaded["multi_style_2"])
     assert restored["multi_steps"] == 3 and untouched(restored, "single_")
 
@@ -216,7 +220,7 @@ def test_restoring_a_command_line_result_keeps_the_paintings_on_the_page(photo, 
                      "--style-weight", "7.5", "--tv-kind", "squared", "--seed", "4",
                      "--weights", os.environ["NST_WEIGHTS"], "--quiet"]) == 0
     with pytest.warns(UserWarning, match=r"The preset's size in px \(48\) is outside what this page allows"):
-        values = page(app.restore_settings(str(output)))  # (gr.Warning, outside a page)
+        values = page(restore_settings(str(output)))  # (gr.Warning, outside a page)
     assert (values["single_size"], values["single_steps"], values["single_style_weight"]) == (64, 2, 7.5)
     assert values["single_seed"] == 4 and values["single_style"] == SKIP
     assert values["single_preset"].config.tv_kind == "squared" and values["single_preset"].folder is None
@@ -227,17 +231,17 @@ def test_restoring_something_else_is_a_one_line_error(tmp_path):
     plain = tmp_path / "holiday.png"
     Image.new("RGB", (8, 8)).save(plain)
     with pytest.raises(gr.Error, match=r"Nothing to restore: holiday.png: carries no nst settings"):
-        app.restore_settings(str(plain))
+        restore_settings(str(plain))
     notes = tmp_path / "notes.png"
     notes.write_text("not a picture")
     with pytest.raises(gr.Error, match=r"Nothing to restore: notes.png: not a readable image"):
-        app.restore_settings(str(notes))
+        restore_settings(str(notes))
     with pytest.raises(gr.Error, match="No file: drop a PNG"):
-        app.restore_settings(None)
+        restore_settings(None)
 
 
 def test_forget_drops_both_tabs_presets():
-    assert app.forget_preset() == (None, None, app.NO_PRESET)
+    assert forget_preset() == (None, None, NO_PRESET)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -245,9 +249,9 @@ def test_forget_drops_both_tabs_presets():
 
 
 def test_save_as_preset_gives_a_zip_of_a_preset_folder(photo, painting, tmp_path):
-    result = list(app.stylize(photo, painting, **FAST))[-1][RESULT]
+    result = list(stylize(photo, painting, **FAST))[-1][RESULT]
     colour = builtin("starry-night-colour")
-    archive, status = app.save_preset("my-look", "Swirls, the photo's colours.", "Vincent van Gogh, The Starry "
+    archive, status = save_preset("my-look", "Swirls, the photo's colours.", "Vincent van Gogh, The Starry "
                                       "Night (1889)", "public domain", painting, result, **FAST, style_weight=7.5,
                                       preset=colour)
     assert Path(archive).suffix == ".zip" and "my-look" in status and "no thumbnail" not in status
@@ -264,19 +268,19 @@ def test_save_as_preset_gives_a_zip_of_a_preset_folder(photo, painting, tmp_path
 
 def test_save_as_preset_refuses_bad_fields(painting):
     with pytest.raises(gr.Error, match="Name the preset first"):
-        app.save_preset(" ", style=painting, **FAST)
+        save_preset(" ", style=painting, **FAST)
     with pytest.raises(gr.Error, match="use only letters, digits"):
-        app.save_preset("../escape", style=painting, **FAST)
+        save_preset("../escape", style=painting, **FAST)
     with pytest.raises(gr.Error, match="No style image"):
-        app.save_preset("my-look", style=None, **FAST)
+        save_preset("my-look", style=None, **FAST)
     with pytest.raises(gr.Error, match="description: is 2001 characters long"):
-        app.save_preset("my-look", "x" * 2001, style=painting, **FAST)
+        save_preset("my-look", "x" * 2001, style=painting, **FAST)
 
 
 def test_push_to_hub_uploads_the_preset_and_shows_the_commit(painting, monkeypatch):
     with FakeHubServer(token="hf_write") as hub:
         monkeypatch.setenv("HF_ENDPOINT", hub.endpoint)
-        archive, status = app.push_preset("alice/my-look", "hf_write", "my-look", "Swirls.", "Van Gogh",
+        archive, status = push_preset("alice/my-look", "hf_write", "my-look", "Swirls.", "Van Gogh",
                                           "public domain", painting, None, **FAST)
         files = hub.files("alice/my-look")
         assert f"]({hub.endpoint}/alice/my-look/commit/" in status and "--preset alice/my-look" in status
@@ -285,15 +289,15 @@ def test_push_to_hub_uploads_the_preset_and_shows_the_commit(painting, monkeypat
         assert "Van Gogh | public domain" in files["README.md"].decode()
         assert Path(archive).is_file()
         with pytest.raises(gr.Error, match="refused the token"):
-            app.push_preset("alice/my-look", "wrong", "my-look", style=painting, **FAST)
+            push_preset("alice/my-look", "wrong", "my-look", style=painting, **FAST)
     with pytest.raises(gr.Error, match="write it user/name"):
-        app.push_preset("not a repo", "hf_write", "my-look", style=painting, **FAST)
+        push_preset("not a repo", "hf_write", "my-look", style=painting, **FAST)
 
 
 def test_the_page_offers_the_preset_endpoints_and_keeps_the_runs_api(tiny_app, monkeypatch):
     monkeypatch.setenv("NST_WEIGHTS", str(tiny_app / "never-loaded.safetensors"))
-    endpoints = app.build_demo().get_api_info()["named_endpoints"]
+    endpoints = build_demo().get_api_info()["named_endpoints"]
     assert {"/load_preset", "/restore_settings", "/save_preset", "/push_preset"} <= set(endpoints)
     assert [p["parameter_name"] for p in endpoints["/load_preset"]["parameters"]] == ["spec", "revision"]
     assert "preset" not in [p["parameter_name"] for p in endpoints["/stylize"]["parameters"]]
-    assert len(endpoints["/restore_settings"]["returns"]) == len(app.FILL_OUTPUTS) - 2  # the two states are not sent
+    assert len(endpoints["/restore_settings"]["returns"]) == len(FILL_OUTPUTS) - 2  # the two states are not sent

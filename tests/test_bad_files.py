@@ -30,12 +30,14 @@ import torch
 from gradio.components.image import ImageData
 from PIL import Image
 
-import app
 import nst
 from nst.cli import main
 from nst.image import ImageError, load_image
 from nst.masks import mask_to_tensor, open_mask
 from nst.weights import save_features
+from studio.inputs import image_input
+from studio.tabs.masked import stylize_masked
+from studio.tabs.single import stylize
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -328,7 +330,7 @@ def one_line_app_error(error: pytest.ExceptionInfo, path: Path) -> str:
 
 @pytest.mark.parametrize("name", sorted(CORPUS))
 def test_the_upload_component_passes_files_on_or_says_what_is_wrong(corpus, name):
-    component = app.image_input("Content")
+    component = image_input("Content")
     path = corpus / name
     try:
         value = component.preprocess(ImageData(path=str(path), orig_name=name))
@@ -347,7 +349,7 @@ def test_the_app_refuses_a_bad_file_with_a_message(corpus, name, role):
     path = corpus / name
     content, style = (path, corpus / "painting.png") if role == "content" else (corpus / "photo.png", path)
     with pytest.raises(gr.Error) as error:
-        next(app.stylize(str(content), str(style), **FAST))
+        next(stylize(str(content), str(style), **FAST))
     message = one_line_app_error(error, path)
     assert message.startswith(f"The {role} image could not be used: {name}: ") and CORPUS[name].error in message
 
@@ -357,7 +359,7 @@ def test_the_app_refuses_a_bad_file_with_a_message(corpus, name, role):
 def test_the_app_refuses_a_bad_mask_with_a_message(corpus, name):
     path = corpus / name
     with pytest.raises(gr.Error) as error:
-        next(app.stylize_masked(str(corpus / "photo.png"), str(corpus / "painting.png"), str(path), **FAST))
+        next(stylize_masked(str(corpus / "photo.png"), str(corpus / "painting.png"), str(path), **FAST))
     message = one_line_app_error(error, path)
     assert message.startswith(f"Mask 1 {name}: ") and CORPUS[name].error in message
 
@@ -368,7 +370,7 @@ def test_the_app_refuses_a_bad_mask_with_a_message(corpus, name):
 def test_the_app_uses_a_good_file(corpus, name, role, recwarn):
     path = corpus / name
     content, style = (path, corpus / "painting.png") if role == "content" else (corpus / "photo.png", path)
-    outputs = list(app.stylize(str(content), str(style), **FAST))
+    outputs = list(stylize(str(content), str(style), **FAST))
     with Image.open(outputs[-1][RESULT]) as result:
         assert max(result.size) == 32
     notes = [str(w.message) for w in recwarn if "first frame" in str(w.message)]
@@ -389,12 +391,12 @@ def test_the_app_reads_a_masks_alpha_and_checks_its_shape(corpus, monkeypatch):
 
     monkeypatch.setattr(nst, "StyleTransfer", Recording)
     photo, painting = str(corpus / "photo.png"), str(corpus / "painting.png")
-    list(app.stylize_masked(photo, painting, str(corpus / "mask_transparent_background.png"), **FAST))
+    list(stylize_masked(photo, painting, str(corpus / "mask_transparent_background.png"), **FAST))
     region = mask_to_tensor(seen[-1][0])[0, 0]  # what the run got: the alpha, not the colours over white
     assert torch.all(region[:, : W // 2] == 1) and torch.all(region[:, W // 2:] == 0)
     with pytest.raises(gr.Error) as error:
-        next(app.stylize_masked(photo, painting, str(corpus / "mask_wrong_aspect.png"), **FAST))
+        next(stylize_masked(photo, painting, str(corpus / "mask_wrong_aspect.png"), **FAST))
     assert type(error.value) is gr.Error
     assert error.value.message.startswith("Mask 1 is 40x10 but the content image is 40x30")
     with pytest.raises(gr.Error, match="black everywhere"):
-        next(app.stylize_masked(photo, painting, str(corpus / "mask_black.png"), **FAST))
+        next(stylize_masked(photo, painting, str(corpus / "mask_black.png"), **FAST))

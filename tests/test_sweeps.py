@@ -45,6 +45,15 @@ def test_interpolation_moves_from_style_a_to_style_b(tiny_model, images):
     assert style_distance(tiny_model, outputs[-1], b) < style_distance(tiny_model, outputs[0], b)
 
 
+def test_a_sweeps_plan_lists_every_level_of_every_run(tiny_model, images):
+    config = TransferConfig(size=64, steps=12, scales=2, min_scale_size=32, preview_every=0)
+    sweep = interpolate(tiny_model, images["face"], images["starry"], images["scream"], 3, config, device="cpu")
+    assert sweep.plan() == [(6, 32), (6, 64), (4, 64), (4, 64)]  # the others: a third of the steps, one scale
+    assert sum(steps for steps, _ in sweep.plan()) == sweep.total
+    labels = {(event.index, event.label) for event in sweep}
+    assert labels == {(0, "t = 0.00"), (1, "t = 0.50"), (2, "t = 1.00")}
+
+
 def test_following_outputs_start_from_their_neighbour_and_cost_a_third(tiny_model, images):
     sweep = interpolate(tiny_model, images["face"], images["starry"], images["scream"], 4, FAST, device="cpu")
     assert [job.config.steps for job in sweep.jobs] == [12, 4, 4, 4]

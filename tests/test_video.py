@@ -19,7 +19,6 @@ import pytest
 import torch
 from PIL import Image
 
-import app
 from nst.cli import main
 from nst.config import TransferConfig
 from nst.flow import consistency_weights, correspondence, estimate_flow, warp
@@ -30,6 +29,8 @@ from nst import video_io
 from nst.video import VideoEvent, VideoTransfer
 from nst.video_io import VideoError, read_clip, write_clip
 from nst.weights import save_features
+from studio import runtime
+from studio.tabs.video import stylize_video
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -193,6 +194,8 @@ def test_events_cover_every_frame_and_later_frames_take_fewer_steps(tiny_model, 
     assert "temporal" in events[-2].event.losses and "temporal" not in events[0].event.losses
     assert video.stop_reason == "finished" and len(video.results()) == 3
     assert all(im.size == (64, 48) for im in video.results())
+    assert video.plan() == [(4, 32), (4, 64), (3, 64), (3, 64)], "the first frame's scales, then the output size"
+    assert [e.label for e in closing] == ["frame 1/3", "frame 2/3", "frame 3/3"]
 
 
 @pytest.mark.parametrize("frame_init", ["flow", "previous", "content"])
@@ -421,9 +424,9 @@ def tiny_app(tmp_path, weights_file, monkeypatch):
 
 
 def test_app_streams_frames_and_ends_with_gif_and_mp4(tiny_app):
-    clip = str(app.EXAMPLES / "sintel_8f.gif")
-    style = str(app.EXAMPLES / "starry_night.jpg")
-    outputs = list(app.stylize_video(clip, style, max_frames=3, size=64, steps=6, scales=1))
+    clip = str(runtime.EXAMPLES / "sintel_8f.gif")
+    style = str(runtime.EXAMPLES / "starry_night.jpg")
+    outputs = list(stylize_video(clip, style, max_frames=3, size=64, steps=6, scales=1))
     previews = [o[0] for o in outputs[:-1] if isinstance(o[0], Image.Image)]
     assert len(previews) >= 3, "each finished frame at least is shown"
     *_, status, gif, mp4, player = outputs[-1]
@@ -442,9 +445,9 @@ def test_app_refuses_bad_clips_in_one_line(tiny_app, tmp_path, clip, max_frames,
         (tmp_path / clip).write_text("not a video")
         clip = str(tmp_path / clip)
     elif clip == "sintel":
-        clip = str(app.EXAMPLES / "sintel_8f.gif")
+        clip = str(runtime.EXAMPLES / "sintel_8f.gif")
     with pytest.raises(gr.Error, match=message):
-        list(app.stylize_video(clip, str(app.EXAMPLES / "starry_night.jpg"), max_frames=max_frames, size=64,
+        list(stylize_video(clip, str(runtime.EXAMPLES / "starry_night.jpg"), max_frames=max_frames, size=64,
                                steps=2))
 
 
@@ -456,7 +459,7 @@ def test_the_served_app_answers_stylize_video(tmp_path_factory, assets, tmp_path
 
     with running_app(tmp_path_factory.mktemp("server")) as url:
         client = Client(url, verbose=False, analytics_enabled=False, download_files=str(tmp_path))
-        final = client.predict(clip=handle_file(str(app.EXAMPLES / "sintel_8f.gif")),
+        final = client.predict(clip=handle_file(str(runtime.EXAMPLES / "sintel_8f.gif")),
                                style=handle_file(str(assets / "starry_night.jpg")), max_frames=2,
                                size=64, steps=4, scales=1, api_name="/stylize_video")
     _, _, status, gif, mp4, player = final

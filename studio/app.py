@@ -1,0 +1,64 @@
+"""The page: ``build_demo()`` lays the tabs out, wires the presets across them and sets up the queue.
+
+Every run shares one queue slot on the device; at most ``runtime.queue_size()`` runs wait for it, and
+a run asked for beyond that is refused with Gradio's "queue is full" message rather than kept
+waiting. ``main()`` serves the page (``GRADIO_SERVER_NAME`` / ``GRADIO_SERVER_PORT`` choose host and
+port); only the output folder and ``docs/examples`` are served as files.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import gradio as gr
+
+from . import runtime
+from .form import TRANSFER
+from .presets import FILL_OUTPUTS, MAX_STYLES, SAVED, wire_presets
+from .tabs import colour, explore, masked, multi, single, texture, video
+
+TITLE = "Neural style transfer studio"
+INTRO = ("# Neural style transfer studio\n"
+         "Gatys, Ecker & Bethge: an image is optimised until its VGG-19 features match a photo's "
+         "content and a painting's style (Gram matrices).")
+
+
+def build_demo() -> gr.Blocks:
+    """The whole studio as a ``gr.Blocks`` with its queue set up (one run at a time on the device)."""
+    with gr.Blocks(title=TITLE) as demo:
+        gr.Markdown(INTRO)
+        line = gr.Markdown("**Device:** … · **Weights:** loading…", elem_id="runtime")
+        single_preset, multi_preset = gr.State(None), gr.State(None)  # each tab's active preset
+        one = single.build(single_preset)
+        blend = multi.build(multi_preset)
+        masked.build()
+        colour.build()
+        texture.build()
+        explore.build()
+        video.build()
+
+        fill = {"single_style": one.style, **{f"single_{name}": one.settings[name] for name in TRANSFER.names},
+                **{f"multi_{name}": blend.settings[name] for name in TRANSFER.names},
+                "single_preset": single_preset, "multi_preset": multi_preset, "preset_status": one.presets.status,
+                "preset_name": one.saving.name, "preset_description": one.saving.description,
+                "preset_credit": one.saving.credit, "preset_licence": one.saving.licence}
+        for i in range(MAX_STYLES):
+            fill[f"multi_style_{i + 1}"], fill[f"multi_weight_{i + 1}"] = blend.styles[i], blend.weights[i]
+        if set(fill) != set(FILL_OUTPUTS):
+            raise RuntimeError(f"the preset fill misses {sorted(set(FILL_OUTPUTS) - set(fill))}")
+        saving = one.saving
+        wire_presets(one.presets, saving, fill,
+                     [saving.name, saving.description, saving.credit, saving.licence, one.style, one.out.result],
+                     {**{name: one.settings[name] for name in SAVED.keys}, "preset": single_preset})
+
+        demo.load(runtime.describe_runtime, None, line, api_visibility="private", concurrency_limit=None,
+                  concurrency_id="control", show_progress="hidden")
+    demo.queue(default_concurrency_limit=1, max_size=runtime.queue_size())
+    return demo
+
+
+def main() -> None:
+    """Serve the studio."""
+    logging.basicConfig()
+    runtime.output_dir().mkdir(parents=True, exist_ok=True)
+    build_demo().launch(allowed_paths=[str(runtime.output_dir()), str(runtime.EXAMPLES)])

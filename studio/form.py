@@ -1,0 +1,230 @@
+"""The settings form: a tab's controls built from the settings spec (``nst.config.SPEC``).
+
+A ``Form`` names the settings a tab shows, in the order it shows them; everything else about a
+control comes from its ``Setting``: the label, the info text (its help), the kind of control, the
+bounds, the default. The app adds its own caps on top of SPEC's ranges (``control_range``): the
+Size slider ends at this machine's ``runtime.size_limit()``, and its starting value is the
+device's (``runtime.default_size()``, as for Steps).
+
+Which control a setting gets:
+
+* a number is a slider when clipping it to the slider cannot change a look: a "budget" setting (size,
+  steps, scales: what the page caps anyway), or one whose slider (``Setting.ui``) spans all it may be;
+* any other number is a number box within SPEC's bounds (weights span orders of magnitude, and a
+  preset's style weight of 1e4 or seed of 12345 must come through unchanged);
+* a choice is a dropdown, a list of layers a multi-select dropdown of VGG-19's layers.
+
+Handlers take the form's values by name (``**settings``: Gradio passes the controls as keyword
+arguments, see ``studio.wiring``); ``Form.values`` fills in what a direct call leaves out with the
+form's defaults and refuses names the form does not have; ``Form.config`` turns the values into a
+``TransferConfig``. One rule for presets: a preset's settings are the base, what the form sets
+overrides them, and what the tab fixes (a texture's content weight 0, a blend's weights) overrides both.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+import gradio as gr
+
+from nst.config import SPEC, TransferConfig
+from nst.features import LAYER_NAMES
+from nst.presets import Preset
+from nst.settings import Setting
+
+from . import runtime
+from .inputs import image_input, whole
+
+PREVIEWS_PER_RUN = 20   # preview images sent during one run (sets preview_every from the steps)
+APP_CAPS: dict[str, Callable[[], int]] = {"size": lambda: runtime.size_limit()}   # the app's own upper bounds
+APP_DEFAULTS: dict[str, Callable[[], Any]] = {"size": lambda: runtime.default_size(),
+                                              "steps": lambda: runtime.default_steps()}
+NOT_FROM_PRESETS = ("style_blend_weights", "preview_every")  # a tab's blend sliders and the steps set these
+INIT_IMAGE = "init_image"   # the one value of a form that is not a setting: the image a run starts from
+
+
+def is_slider(setting: Setting) -> bool:
+    """Whether ``setting`` gets a slider (see the module notes) rather than a number box."""
+    if setting.ui is None or setting.kind not in ("int", "float"):
+        return False
+    low, high = setting.ui[0], setting.ui[1]
+    spans_all = setting.low is not None and setting.high is not None and low <= setting.low and high >= setting.high
+    return setting.role == "budget" or spans_all
+
+
+def control_range(name: str) -> tuple[float, float]:
+    """The lowest and highest value the control of setting ``name`` offers here (its slider's ends)."""
+    setting = SPEC[name]
+    low, high = setting.ui[0], setting.ui[1]
+    if name in APP_CAPS:
+        high = APP_CAPS[name]()
+    if setting.high is not None:
+        high = min(high, setting.high)
+    return low, high
+
+
+def capped(value, what: str = "Size"):
+    """A longest side within this machine's limit, with a warning when it was over."""
+    value = whole(value)
+    limit = runtime.size_limit()
+    if isinstance(value, int) and not isinstance(value, bool) and value > limit:
+        gr.Warning(f"{what} {value} px is over this machine's limit; using {limit} px")
+        return limit
+    return value
+
+
+def _fit(name: str, value):
+    """``value`` of a slider setting within its slider, with a warning when a preset asks for more."""
+    low, high = control_range(name)
+    fitted = min(max(value, low), high)
+    if fitted != value:
+        label = SPEC[name].label.lower()
+        unit = re.fullmatch(r"(.*) \((.*)\)", label)
+        what = f"{unit[1]} in {unit[2]}" if unit else f"number of {label}"
+        gr.Warning(f"The preset's {what} ({value}) is outside what this page allows ({low:g} to {high:g}); "
+                   f"using {fitted:g}")
+    return type(value)(fitted)
+
+
+@dataclass(frozen=True)
+class Form:
+    """The settings ``names`` a tab shows, in order; ``init_image``: whether it also takes an image to start
+    from; ``defaults``: the tab's own starting values (a value, or a function of none), over SPEC's and the
+    app's (``APP_DEFAULTS``)."""
+
+    names: tuple[str, ...]
+    init_image: bool = False
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        unknown = [name for name in (*self.names, *self.defaults) if name not in SPEC]
+        if unknown:
+            raise ValueError(f"not settings of nst.config.SPEC: {', '.join(unknown)}")
+
+    def without(self, *names: str, init_image: bool | None = None, **defaults) -> Form:
+        """This form less ``names``, with more ``defaults``."""
+        return Form(tuple(n for n in self.names if n not in names),
+                    self.init_image if init_image is None else init_image,
+                    {k: v for k, v in {**self.defaults, **defaults}.items() if k not in names})
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """What the form hands a handler, in order: its settings, then ``init_image`` when it has one."""
+        return (*self.names, INIT_IMAGE) if self.init_image else self.names
+
+    def default(self, name: str):
+        """The starting value of ``name`` here: the tab's, else the app's, else SPEC's."""
+        if name == INIT_IMAGE:
+            return None
+        value = self.defaults.get(name, APP_DEFAULTS.get(name))
+        if value is None:
+            value = SPEC[name].default
+        value = value() if callable(value) else value
+        return list(value) if SPEC[name].kind == "layers" else value
+
+    def values(self, given: Mapping[str, Any], handler: str = "the handler") -> dict[str, Any]:
+        """``given`` (what a handler got by name) with the rest at the form's defaults; ``TypeError`` for
+        a name the form does not have, as Python says it for a misspelt keyword argument."""
+        unknown = [name for name in given if name not in self.keys]
+        if unknown:
+            raise TypeError(f"{handler}() got an unexpected keyword argument {unknown[0]!r}; its settings are "
+                            f"{', '.join(self.keys)}")
+        return {name: given[name] if name in given else self.default(name) for name in self.keys}
+
+    def config(self, values: Mapping[str, Any], preset: Preset | None = None, **fixed) -> TransferConfig:
+        """A ``TransferConfig`` from ``preset`` (the base), the form's ``values`` and what the tab ``fixed``,
+        or ``gr.Error`` with the config's own explanation. The size is capped to this machine; the
+        steps set how often a preview comes (``PREVIEWS_PER_RUN`` a run)."""
+        fields = {} if preset is None else {f.name: getattr(preset.config, f.name)
+                                            for f in dataclasses.fields(TransferConfig)
+                                            if f.name not in NOT_FROM_PRESETS}
+        fields.update({name: value for name, value in values.items() if name != INIT_IMAGE})
+        fields.update(fixed)
+        for name, value in fields.items():
+            kind = SPEC[name].kind if name in SPEC else None
+            if kind == "int":
+                fields[name] = whole(value)
+            elif kind == "layers" and isinstance(value, list):
+                fields[name] = tuple(value)
+        if "size" in values:
+            fields["size"] = capped(fields["size"])
+        steps = fields.get("steps")
+        if isinstance(steps, int) and not isinstance(steps, bool) and steps > 0:
+            fields["preview_every"] = max(1, steps // PREVIEWS_PER_RUN)
+        try:
+            return TransferConfig(**fields)
+        except (TypeError, ValueError) as exc:
+            raise gr.Error(f"Check the settings: {exc}") from None
+
+    def extras(self, preset: Preset | None) -> dict[str, Any]:
+        """The settings of ``preset`` that have no control on this form (``preserve_color``, ``tv_kind``, ...)."""
+        if preset is None:
+            return {}
+        return {f.name: getattr(preset.config, f.name) for f in dataclasses.fields(TransferConfig)
+                if f.name not in (*self.names, *NOT_FROM_PRESETS)}
+
+    def show(self, config: TransferConfig) -> dict[str, Any]:
+        """The values of the form's controls that show ``config`` (a slider's fitted to it, with a warning)."""
+        shown = {}
+        for name in self.names:
+            value = getattr(config, name)
+            if SPEC[name].kind == "layers":
+                value = list(value)
+            elif is_slider(SPEC[name]):
+                value = _fit(name, value)
+            shown[name] = value
+        return shown
+
+    def build(self, tab: str) -> dict[str, gr.Component]:
+        """The controls, in ``keys`` order, in a "Settings" accordion (layers and the init image under
+        "Advanced"); each control's ``elem_id`` is ``"{tab}-{name}"``. Call inside a ``gr.Blocks``."""
+        groups = {"slider": [], "number": [], "choice": [], "advanced": []}
+        for name in self.names:
+            setting = SPEC[name]
+            kind = ("advanced" if setting.kind == "layers" else "choice" if setting.kind == "choice"
+                    else "slider" if is_slider(setting) else "number")
+            groups[kind].append(name)
+        controls: dict[str, gr.Component] = {}
+        with gr.Accordion("Settings", open=True):
+            for kind in ("slider", "number", "choice"):
+                if groups[kind]:
+                    with gr.Row():
+                        for name in groups[kind]:
+                            controls[name] = self._control(name)
+            if groups["advanced"] or self.init_image:
+                with gr.Accordion("Advanced", open=False):
+                    for name in groups["advanced"]:
+                        controls[name] = self._control(name)
+                    if self.init_image:
+                        controls[INIT_IMAGE] = image_input("Init image (used when 'Start from' is image)", height=200)
+        for name, control in controls.items():
+            control.elem_id = f"{tab}-{name}"
+        return {name: controls[name] for name in self.keys}
+
+    def _control(self, name: str) -> gr.Component:
+        setting, value = SPEC[name], self.default(name)
+        common = dict(label=setting.label, info=setting.help)
+        if setting.kind == "layers":
+            return gr.Dropdown(list(LAYER_NAMES), value=value, multiselect=True, **common)
+        if setting.kind == "choice":
+            return gr.Dropdown(list(setting.choices), value=value, **common)
+        if is_slider(setting):
+            low, high = control_range(name)
+            return gr.Slider(low, high, value=value, step=setting.ui[2], **common)
+        return gr.Number(value, minimum=setting.low, maximum=setting.high, step=setting.ui[2] if setting.ui else 1,
+                         precision=0 if setting.kind == "int" else None, **common)
+
+
+# The forms of the tabs: every setting a transfer shows, and what the other tabs leave out because
+# they set it themselves (a texture's size, content weight and start; the studies' layers).
+TRANSFER = Form(("size", "steps", "content_weight", "style_weight", "tv_weight", "optimizer", "init", "pooling", "seed",
+                 "scales", "content_layers", "style_layers"), init_image=True)
+TEXTURE = TRANSFER.without("size", "content_weight", "init", "content_layers", init_image=False,
+                           pooling="avg", tv_weight=0.0)
+EXPLORE = TRANSFER.without("init", "scales", "content_layers", "style_layers", init_image=False,
+                           size=lambda: min(128, runtime.size_limit()),
+                           steps=lambda: max(1, runtime.default_steps() // 2))
+VIDEO = TRANSFER.without("init", "content_layers", "style_layers", init_image=False, size=lambda: runtime.video_size())

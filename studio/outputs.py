@@ -1,0 +1,120 @@
+"""A tab's results: the output panel, the files a run writes, and the record each result carries.
+
+Results go to ``runtime.output_dir()`` under names ``{mode}-{date}-{time}-{random}.{suffix}``; the
+oldest beyond ``MAX_KEPT_OUTPUTS`` are deleted. A result PNG carries its run's settings as a record
+(``result_record``, the one place it is built; ``nst.read_settings`` reads it back): the mode, the
+file names of the inputs, the config, the weights, the version, why the run ended and the steps
+done, and for a single image the preset that describes it (``nst.presets.png_metadata``).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Sequence
+
+import gradio as gr
+from PIL import Image
+
+import nst
+import nst.presets
+from nst.config import TransferConfig
+from nst.presets import Preset, PresetError
+
+from . import runtime
+
+MAX_KEPT_OUTPUTS = 500   # older results in the output folder are deleted
+LOSS_COLORS = {"content": "#2563eb", "style": "#ea580c", "TV": "#16a34a"}  # the loss plot's lines
+OUTPUTS = ("preview", "plot", "status", "result", "download")  # what every run's handler yields, in order
+
+logger = logging.getLogger("nst.app")
+
+
+class OutputPanel:
+    """A tab's results: live preview, result, status, Stop / Download / Continue, and the loss plot.
+
+    Each component's ``elem_id`` is ``"{tab}-{attribute}"`` (``"single-preview"``, ...).
+    """
+
+    def __init__(self, tab: str, result_label: str = "Result", can_continue: bool = True,
+                 download_label: str = "Download PNG") -> None:
+        with gr.Row():
+            self.preview = gr.Image(label="Preview (live)", type="pil", interactive=False, format="jpeg",
+                                    buttons=[], height=320)
+            self.result = gr.Image(label=result_label, type="filepath", interactive=False, format="png",
+                                   buttons=["download", "fullscreen"], height=320)
+        self.status = gr.Markdown("Press **Run**, or click an example.")
+        with gr.Row():
+            self.stop = gr.Button("Stop", variant="stop")
+            self.download = gr.DownloadButton(download_label, value=None)
+            self.continue_ = gr.Button("Continue from this") if can_continue else None
+        self.plot = gr.LinePlot(x="step", y="log10 loss", color="term", label="Weighted losses (log10)",
+                                x_title="step", y_title="log10 loss", color_map=LOSS_COLORS)
+        for name in ("preview", "result", "status", "stop", "download", "continue_", "plot"):
+            if getattr(self, name) is not None:
+                getattr(self, name).elem_id = f"{tab}-{name.rstrip('_')}"
+
+    @property
+    def outputs(self) -> list[gr.Component]:
+        """The components a run updates, in ``OUTPUTS`` order."""
+        return [getattr(self, name) for name in OUTPUTS]
+
+
+def new_output(mode: str, suffix: str) -> Path:
+    """A fresh path in the output folder for a result of ``mode``; the oldest results beyond
+    ``MAX_KEPT_OUTPUTS`` are deleted first."""
+    folder = runtime.output_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    kept = sorted(folder.glob("*.*"), key=lambda p: p.stat().st_mtime)
+    for old in kept[:-MAX_KEPT_OUTPUTS]:
+        old.unlink(missing_ok=True)
+    return folder / f"{mode}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}{suffix}"
+
+
+def result_record(mode: str, settings: dict[str, Any], config: TransferConfig, weights: str, *,
+                  stop_reason: str | None, steps_done: int, labels: Sequence[str] | None = None,
+                  preset: Preset | None = None, with_preset: bool = False) -> dict[str, Any]:
+    """What a result's PNG records: ``settings`` (the input files' names, and what the tab adds), the
+    ``mode``, the ``config`` it ran with, the ``weights``, the version, why it ended, the steps done, and
+    a sweep's ``labels``. ``with_preset``: also the preset that describes the run (a single image; see
+    ``preset_record``)."""
+    record = {**settings, "mode": mode, "config": config.to_dict(), "weights": weights, "version": nst.__version__,
+              "stop_reason": stop_reason, "steps_done": steps_done}
+    if labels is not None:
+        record["labels"] = list(labels)
+    if with_preset:
+        record.update(preset_record(preset, config, settings.get("styles") or [], weights, mode))
+    return record
+
+
+def preset_record(preset: Preset | None, config: TransferConfig, style_names: Sequence[str | None], weights: str,
+                  mode: str) -> dict[str, Any]:
+    """What a result's PNG records about its preset (``nst.presets.png_metadata``).
+
+    With the tab's preset and its own paintings (``studio.presets.as_used``): that preset with the
+    run's settings, so the PNG names it and restoring the PNG brings the paintings back. Otherwise a
+    settings-only preset naming the files used. Nothing when no preset can describe the run (the
+    result is saved all the same).
+    """
+    whole = preset is not None and preset.folder is not None
+    files = [] if whole else [name or f"style{i + 1}.jpg" for i, name in enumerate(style_names)]
+    try:
+        made_with = nst.presets.run_preset(preset, config, files, weights, name=mode)
+    except PresetError as exc:
+        logger.warning("result saved without its preset: %s", exc)
+        return {}
+    return nst.presets.png_metadata(made_with)
+
+
+def save_result(image: Image.Image, mode: str, record: dict[str, Any]) -> str:
+    """``image`` as a new PNG in the output folder with ``record`` embedded; its path."""
+    return str(nst.save_image(image, new_output(mode, ".png"), record))
+
+
+def continue_from(result):
+    """The last result as the init image of the next run."""
+    if not result:
+        raise gr.Error("No result yet: run a transfer first")
+    return result, "image"
