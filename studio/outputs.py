@@ -2,9 +2,9 @@
 
 Results go to ``runtime.output_dir()`` under names ``{mode}-{date}-{time}-{random}.{suffix}``; the
 oldest beyond ``MAX_KEPT_OUTPUTS`` are deleted. A result PNG carries its run's settings as a record
-(``result_record``, the one place it is built; ``nst.read_settings`` reads it back): the mode, the
-file names of the inputs, the config, the weights, the version, why the run ended and the steps
-done, and for a single image the preset that describes it (``nst.presets.png_metadata``).
+(``result_record``, over the engine's ``nst.record``; ``nst.read_settings`` reads it back): the mode,
+the file names of the inputs, the config, the weights, the version, why the run ended and the steps
+done, and for a single image the preset that describes it.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ import gradio as gr
 from PIL import Image
 
 import nst
-import nst.presets
+import nst.record
 from nst.config import TransferConfig
-from nst.presets import Preset, PresetError
+from nst.presets import Preset
 
 from . import runtime
 
@@ -76,36 +76,19 @@ def new_output(mode: str, suffix: str) -> Path:
 def result_record(mode: str, settings: dict[str, Any], config: TransferConfig, weights: str, *,
                   stop_reason: str | None, steps_done: int, labels: Sequence[str] | None = None,
                   preset: Preset | None = None, with_preset: bool = False) -> dict[str, Any]:
-    """What a result's PNG records: ``settings`` (the input files' names, and what the tab adds), the
-    ``mode``, the ``config`` it ran with, the ``weights``, the version, why it ended, the steps done, and
-    a sweep's ``labels``. ``with_preset``: also the preset that describes the run (a single image; see
-    ``preset_record``)."""
-    record = {**settings, "mode": mode, "config": config.to_dict(), "weights": weights, "version": nst.__version__,
-              "stop_reason": stop_reason, "steps_done": steps_done}
+    """What a result's PNG records (``nst.record.result_record``): ``settings`` (the input files' names,
+    and what the tab adds), the ``mode``, the ``config`` it ran with, the ``weights``, why it ended, the
+    steps done and a sweep's ``labels``. ``with_preset``: also the preset that describes the run (a single
+    image): the tab's preset with its own paintings, so restoring the PNG brings them back, or a
+    settings-only preset naming the files used."""
+    extra = {key: value for key, value in settings.items() if key not in ("content", "styles")}
+    extra.update(mode=mode, stop_reason=stop_reason, steps_done=steps_done)
     if labels is not None:
-        record["labels"] = list(labels)
-    if with_preset:
-        record.update(preset_record(preset, config, settings.get("styles") or [], weights, mode))
-    return record
-
-
-def preset_record(preset: Preset | None, config: TransferConfig, style_names: Sequence[str | None], weights: str,
-                  mode: str) -> dict[str, Any]:
-    """What a result's PNG records about its preset (``nst.presets.png_metadata``).
-
-    With the tab's preset and its own paintings (``studio.presets.as_used``): that preset with the
-    run's settings, so the PNG names it and restoring the PNG brings the paintings back. Otherwise a
-    settings-only preset naming the files used. Nothing when no preset can describe the run (the
-    result is saved all the same).
-    """
-    whole = preset is not None and preset.folder is not None
-    files = [] if whole else [name or f"style{i + 1}.jpg" for i, name in enumerate(style_names)]
-    try:
-        made_with = nst.presets.run_preset(preset, config, files, weights, name=mode)
-    except PresetError as exc:
-        logger.warning("result saved without its preset: %s", exc)
-        return {}
-    return nst.presets.png_metadata(made_with)
+        extra["labels"] = list(labels)
+    return nst.record.result_record(
+        config, weights=weights, content=settings.get("content"), styles=settings.get("styles") or [],
+        preset=preset, preset_styles=preset is not None and preset.folder is not None, name=mode,
+        describe=with_preset, extra=extra)
 
 
 def save_result(image: Image.Image, mode: str, record: dict[str, Any]) -> str:

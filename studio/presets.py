@@ -27,8 +27,7 @@ from PIL import Image, ImageChops
 import nst
 import nst.presets
 from nst.config import TransferConfig
-from nst.hub_presets import load_from_hub
-from nst.presets import Preset, PresetError
+from nst.presets import Preset, PresetError, load_from_hub
 
 from . import runtime
 from .form import TRANSFER
