@@ -56,7 +56,7 @@ def pytest_configure(config):
 
 def pytest_collection_modifyitems(items):
     for item in items:
-        if item.module.__name__ in PRECISION_SENSITIVE:
+        if item.module.__name__.rsplit(".", 1)[-1] in PRECISION_SENSITIVE:
             item.add_marker(pytest.mark.precision)
 
 
