@@ -12,7 +12,8 @@ at start-up, so a bad value stops the app with one line):
 * ``NST_MAX_UPLOAD_MB`` - megabytes one uploaded file may have (Gradio's ``max_file_size``);
 * ``NST_MAX_OUTPUTS`` and ``NST_MAX_OUTPUT_MB`` - what the output folder keeps, in results and in
   megabytes; the oldest go first (``studio.storage``);
-* ``NST_CACHE_TTL`` - seconds Gradio keeps uploads and the copies of results it serves (``delete_cache``);
+* ``NST_CACHE_TTL`` - seconds Gradio keeps uploads and the copies of results it serves (``delete_cache``;
+  keep it above the longest a run may wait in the queue, or a waiting run loses its uploads);
 * ``NST_ALLOW_PUSH`` - who pushes presets to the Hub: ``token`` (the default: only with the visitor's own
   token, typed on the page), ``off`` (never), ``host`` (an empty token field uses the host's
   ``HF_TOKEN`` or saved login: only for an app that its host alone can reach).
@@ -30,7 +31,7 @@ MAX_PIXELS = 25_000_000          # one image or frame: a 6000 x 4000 photo fits
 MAX_UPLOAD_MB = 50
 MAX_OUTPUTS = 500
 MAX_OUTPUT_MB = 2048
-CACHE_TTL_S = 2 * 3600           # Gradio's cache: uploads and served results older than this are deleted
+CACHE_TTL_S = 4 * 3600           # Gradio's cache: uploads and served results older than this are deleted
 CACHE_SWEEP_S = 1800             # ...checked at least this often
 PUSH_POLICIES = ("token", "off", "host")
 
