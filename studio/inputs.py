@@ -172,14 +172,19 @@ def checked_number(component: gr.Number | gr.Slider) -> gr.Number | gr.Slider:
         if isinstance(payload, bool) or not isinstance(payload, (int, float)) or not math.isfinite(payload):
             raise gr.Error(f"{label} must be a number, got {shown(payload)}")
         low, high = component.minimum, component.maximum
-        if (low is not None and payload < low) or (high is not None and payload > high):
-            within = (f"from {low:g} to {high:g}" if low is not None and high is not None
-                      else f"at least {low:g}" if low is not None else f"at most {high:g}")
-            raise gr.Error(f"{label} must be {within} here, got {payload:g}")
+        if low is not None and payload < low:
+            raise gr.Error(f"{label} must be at least {_number(low)} here, got {_number(payload)}")
+        if high is not None and payload > high:
+            raise gr.Error(f"{label} must be at most {_number(high)} here, got {_number(payload)}")
         return read(payload)
 
     component.preprocess = preprocess
     return component
+
+
+def _number(value: float) -> str:
+    """``value`` for a message: a whole number in full (with thousands separators), else as ``%g``."""
+    return f"{int(value):,}" if float(value).is_integer() else f"{value:g}"
 
 
 def guard_pixels(component: gr.ImageEditor) -> gr.ImageEditor:
