@@ -26,7 +26,7 @@ from PIL import Image, PngImagePlugin
 import nst
 import nst.presets
 from nst.weights import save_features
-from studio import form, hub, inputs, limits, storage
+from studio import form, hub, inputs, limits, runtime, storage
 from studio.env import HostSettingError
 from studio.form import TRANSFER
 from studio.presets import FILL_OUTPUTS, push_preset, restore_settings
@@ -47,9 +47,11 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 @pytest.fixture(autouse=True)
 def host(tmp_path, tiny_weights, monkeypatch):
-    """The app on tiny weights, results in a temporary folder, the variables unset, the fallback folder its own."""
+    """The app on tiny weights, results in a temporary folder, the variables unset but the size cap (512 px, the
+    CPU's, on any machine), the fallback folder its own."""
     for name in (*VARIABLES, "HF_ENDPOINT"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NST_MAX_SIZE", "512")
     monkeypatch.setenv("NST_WEIGHTS", str(save_features(tiny_weights, tmp_path / "tiny.safetensors")))
     monkeypatch.setenv("NST_OUTPUT_DIR", str(tmp_path / "outputs"))
     monkeypatch.setattr(storage, "fallback_dir", lambda: tmp_path / "unsaved")
@@ -69,10 +71,11 @@ def test_a_bad_variable_stops_the_app_at_start_with_one_line_naming_it(tmp_path)
     env = {**os.environ, "NST_MAX_SIZE": "abc", "NST_OUTPUT_DIR": str(tmp_path / "out")}
     done = subprocess.run([sys.executable, str(ROOT / "app.py")], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=300)
+    default = runtime.SIZE_LIMITS[runtime.device().type]
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
         "app.py: NST_MAX_SIZE must be a whole number of pixels (the longest side a run may make), at least 16; "
-        "got 'abc': set it to a number like 512 (or unset it for the default, 512)"]
+        f"got 'abc': set it to a number like {default} (or unset it for the default, {default})"]
 
 
 @pytest.mark.parametrize("name, value", [(n, v) for n in VARIABLES for v in ("abc", "-3", "1.5")
@@ -86,7 +89,7 @@ def test_every_variable_is_checked_and_named(monkeypatch, name, value):
 def test_the_budgets_follow_their_variables(monkeypatch):
     assert (limits.max_pixels(), limits.max_upload_bytes(), limits.delete_cache()) == (25_000_000, 50 * 10**6,
                                                                                        (1800, 4 * 3600))
-    assert limits.max_clip_pixels() == 24 * 512**2 and limits.push_policy() == "token"  # the CPU's 24 frames of 512 px
+    assert limits.max_clip_pixels() == runtime.video_frames()[1] * 512**2 and limits.push_policy() == "token"
     monkeypatch.setenv("NST_CACHE_TTL", "60")
     monkeypatch.setenv("NST_MAX_OUTPUT_MB", "3")
     monkeypatch.setenv("NST_ALLOW_PUSH", " OFF ")

@@ -2,7 +2,7 @@
 
 The server runs with the host's ``HF_TOKEN`` set, its Hub pointed at a local stand-in that records the
 ``Authorization`` header of every request (``fake_hub_server``), one run allowed to wait
-(``NST_QUEUE_SIZE=1``), a pixel budget of 1,000,000 and uploads of at most 1 MB. Checked, each by
+(``NST_QUEUE_SIZE=1``), a pixel budget of 1,000,000, uploads of at most 1 MB and sizes of at most 512 px. Checked, each by
 its outcome:
 
 * the host's token reaches the Hub for no visitor: loading and restoring send none, and a push
@@ -69,7 +69,7 @@ def served(tmp_path_factory, hub):
     folder = tmp_path_factory.mktemp("public")
     with serving_app(folder, HF_TOKEN=HOST_TOKEN, HF_ENDPOINT=hub.endpoint, HF_HUB_OFFLINE="0",
                      HF_HUB_CACHE=str(folder / "hub-cache"), NST_QUEUE_SIZE="1", NST_MAX_PIXELS="1000000",
-                     NST_MAX_UPLOAD_MB="1") as (url, process):
+                     NST_MAX_UPLOAD_MB="1", NST_MAX_SIZE="512") as (url, process):
         yield url, process
 
 
