@@ -17,11 +17,14 @@ the engine, with its inputs, settings and results:
   trade-off, as labelled grids;
 * **Video** - a clip (GIF, MP4, WebM) stylised frame by frame without flicker (Ruder et al. 2016).
 
-The parts: ``runtime`` (device, limits, environment, the shared model, the output folder),
+The parts: ``runtime`` (device, size and time limits, the shared model, the output folder), ``env``
+(reading the host's environment variables), ``limits`` (the budgets a public host holds visitors to),
 ``inputs`` (upload checks), ``form`` (the settings controls, from ``nst.config.SPEC``), ``stream``
 (the one run stream: progress, time left, preview, loss plot, Stop, time limit), ``jobs`` (each kind
-of run as something the stream drives), ``outputs`` (the output panel, result files and their
-record), ``wiring`` (Run, examples, Continue, Stop), ``presets`` and ``app`` (the page).
+of run as something the stream drives), ``outputs`` (the output panel and the record a result
+carries), ``storage`` (the bounded output folder, writes that keep a result), ``wiring`` (Run,
+examples, Continue, Stop), ``presets``, ``hub`` (the Hub without the host's credentials) and ``app``
+(the page).
 
 The handlers are plain functions of images and numbers, named as the API's endpoints (``stylize``,
 ``stylize_multi``, ``interpolate``, ``stylize_masked``, ``stylize_color``, ``texture``, ``explore``,

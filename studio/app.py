@@ -2,17 +2,22 @@
 
 Every run shares one queue slot on the device; at most ``runtime.queue_size()`` runs wait for it, and
 a run asked for beyond that is refused with Gradio's "queue is full" message rather than kept
-waiting. ``main()`` serves the page (``GRADIO_SERVER_NAME`` / ``GRADIO_SERVER_PORT`` choose host and
-port); only the output folder and ``docs/examples`` are served as files.
+waiting. Gradio's cache (uploads, and the copies of results it serves) is emptied of files older than
+``limits.delete_cache()`` says. ``main()`` checks the host's environment variables (one line and exit
+status 2 for a bad one), then serves the page (``GRADIO_SERVER_NAME`` / ``GRADIO_SERVER_PORT`` choose
+host and port) with uploads capped at ``limits.max_upload_bytes()``; only the output folder and
+``docs/examples`` are served as files.
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 
 import gradio as gr
 
-from . import runtime
+from . import limits, runtime
+from .env import HostSettingError
 from .form import TRANSFER
 from .presets import FILL_OUTPUTS, MAX_STYLES, SAVED, wire_presets
 from .tabs import colour, explore, masked, multi, single, texture, video
@@ -25,7 +30,7 @@ INTRO = ("# Neural style transfer studio\n"
 
 def build_demo() -> gr.Blocks:
     """The whole studio as a ``gr.Blocks`` with its queue set up (one run at a time on the device)."""
-    with gr.Blocks(title=TITLE) as demo:
+    with gr.Blocks(title=TITLE, delete_cache=limits.delete_cache()) as demo:
         gr.Markdown(INTRO)
         line = gr.Markdown("**Device:** … · **Weights:** loading…", elem_id="runtime")
         single_preset, multi_preset = gr.State(None), gr.State(None)  # each tab's active preset
@@ -58,7 +63,16 @@ def build_demo() -> gr.Blocks:
 
 
 def main() -> None:
-    """Serve the studio."""
+    """Serve the studio, once the environment variables are known to be usable."""
     logging.basicConfig()
-    runtime.output_dir().mkdir(parents=True, exist_ok=True)
-    build_demo().launch(allowed_paths=[str(runtime.output_dir()), str(runtime.EXAMPLES)])
+    try:
+        limits.check_environment()
+    except HostSettingError as exc:
+        print(f"app.py: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    folder = runtime.output_dir()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # results then go to a temporary folder, each run says so
+        logging.getLogger("nst.app").warning("the output folder %s cannot be made (%s)", folder, exc.strerror)
+    build_demo().launch(allowed_paths=[str(folder), str(runtime.EXAMPLES)], max_file_size=limits.max_upload_bytes())

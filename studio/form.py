@@ -6,6 +6,10 @@ bounds, the default. The app adds its own caps on top of SPEC's ranges (``contro
 Size slider ends at this machine's ``runtime.size_limit()``, and its starting value is the
 device's (``runtime.default_size()``, as for Steps).
 
+What comes from outside is held to the same caps as the form: ``Form.config`` caps the size and the
+steps, and lowers a preset's style scale so the paintings are processed within the size cap
+(``fit_style_scale``); a preset's machine settings are this host's (``for_this_host``).
+
 Which control a setting gets:
 
 * a number is a slider when clipping it to the slider cannot change a look: a "budget" setting (size,
@@ -24,6 +28,7 @@ overrides them, and what the tab fixes (a texture's content weight 0, a blend's 
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
@@ -36,7 +41,7 @@ from nst.presets import Preset
 from nst.settings import Setting
 
 from . import runtime
-from .inputs import image_input, whole
+from .inputs import checked_number, image_input, whole
 
 PREVIEWS_PER_RUN = 20   # preview images sent during one run (sets preview_every from the steps)
 APP_CAPS: dict[str, Callable[[], int]] = {"size": lambda: runtime.size_limit()}   # the app's own upper bounds
@@ -66,14 +71,35 @@ def control_range(name: str) -> tuple[float, float]:
     return low, high
 
 
-def capped(value, what: str = "Size"):
-    """A longest side within this machine's limit, with a warning when it was over."""
+def capped(value, what: str = "Size", limit: int | None = None, unit: str = " px"):
+    """A whole number within ``limit`` (default: this machine's longest side), with a warning when it was over."""
     value = whole(value)
-    limit = runtime.size_limit()
+    limit = runtime.size_limit() if limit is None else limit
     if isinstance(value, int) and not isinstance(value, bool) and value > limit:
-        gr.Warning(f"{what} {value} px is over this machine's limit; using {limit} px")
+        gr.Warning(f"{what} {value}{unit} is over this machine's limit; using {limit}{unit}")
         return limit
     return value
+
+
+def fit_style_scale(config: TransferConfig) -> TransferConfig:
+    """``config`` with its style scale lowered, with a warning, so that the largest painting is processed
+    within this machine's limit: ``size * style_scale * max(style_scales) <= size_limit``."""
+    limit, widest = runtime.size_limit(), max(config.style_scales or (1.0,))
+    side = config.size * config.style_scale * widest
+    if side <= limit:
+        return config
+    scale = max(SPEC["style_scale"].low, math.floor(100 * limit / (config.size * widest)) / 100)
+    gr.Warning(f"Style scale {config.style_scale:g} would process the painting at {round(side)} px, over this "
+               f"machine's limit of {limit} px; using {scale:g}")
+    return config.replace(style_scale=scale)
+
+
+def for_this_host(config: TransferConfig) -> TransferConfig:
+    """``config`` from outside (a preset, a restored image) with its machine settings (precision, memory,
+    tiles: ``Setting.role == "machine"``) set by this host, that is left at their defaults."""
+    defaults = TransferConfig()
+    return config.replace(**{name: getattr(defaults, name) for name, setting in SPEC.items()
+                             if setting.role == "machine"})
 
 
 def _fit(name: str, value):
@@ -136,8 +162,9 @@ class Form:
 
     def config(self, values: Mapping[str, Any], preset: Preset | None = None, **fixed) -> TransferConfig:
         """A ``TransferConfig`` from ``preset`` (the base), the form's ``values`` and what the tab ``fixed``,
-        or ``gr.Error`` with the config's own explanation. The size is capped to this machine; the
-        steps set how often a preview comes (``PREVIEWS_PER_RUN`` a run)."""
+        or ``gr.Error`` with the config's own explanation. The size, the steps and the processed size of the
+        paintings are capped to this machine (``capped``, ``fit_style_scale``); the steps set how often a
+        preview comes (``PREVIEWS_PER_RUN`` a run)."""
         fields = {} if preset is None else {f.name: getattr(preset.config, f.name)
                                             for f in dataclasses.fields(TransferConfig)
                                             if f.name not in NOT_FROM_PRESETS}
@@ -151,13 +178,16 @@ class Form:
                 fields[name] = tuple(value)
         if "size" in values:
             fields["size"] = capped(fields["size"])
+        if "steps" in values:
+            fields["steps"] = capped(fields["steps"], "Steps", int(control_range("steps")[1]), " steps")
         steps = fields.get("steps")
         if isinstance(steps, int) and not isinstance(steps, bool) and steps > 0:
             fields["preview_every"] = max(1, steps // PREVIEWS_PER_RUN)
         try:
-            return TransferConfig(**fields)
+            config = TransferConfig(**fields)
         except (TypeError, ValueError) as exc:
             raise gr.Error(f"Check the settings: {exc}") from None
+        return fit_style_scale(config)
 
     def extras(self, preset: Preset | None) -> dict[str, Any]:
         """The settings of ``preset`` that have no control on this form (``preserve_color``, ``tv_kind``, ...)."""
@@ -213,9 +243,10 @@ class Form:
             return gr.Dropdown(list(setting.choices), value=value, **common)
         if is_slider(setting):
             low, high = control_range(name)
-            return gr.Slider(low, high, value=value, step=setting.ui[2], **common)
-        return gr.Number(value, minimum=setting.low, maximum=setting.high, step=setting.ui[2] if setting.ui else 1,
-                         precision=0 if setting.kind == "int" else None, **common)
+            return checked_number(gr.Slider(low, high, value=value, step=setting.ui[2], **common))
+        return checked_number(gr.Number(value, minimum=setting.low, maximum=setting.high,
+                                        step=setting.ui[2] if setting.ui else 1,
+                                        precision=0 if setting.kind == "int" else None, **common))
 
 
 # The forms of the tabs: every setting a transfer shows, and what the other tabs leave out because

@@ -10,6 +10,9 @@ A job gives ``Tick``s (one per optimiser step, one per finished part), says what
 * ``ClipJob`` - a ``nst.video.VideoTransfer``; each finished frame shows in the preview; at the end
   the frames so far as a GIF (the result) and an MP4 (the download and the player), with the
   flicker measure in the status line.
+
+What a job saves goes through ``studio.storage.keep``: a result the output folder refuses is kept in a
+temporary folder, or handed back as the image itself, and the status line says so.
 """
 
 from __future__ import annotations
@@ -30,7 +33,8 @@ from nst.video import VideoTransfer
 from nst.video_io import write_clip
 
 from . import runtime
-from .outputs import OUTPUTS, new_output, result_record, save_result
+from .outputs import OUTPUTS, result_record, save_result
+from .storage import keep
 from .stream import Ending, Plan, Tick, describe, row, sentences
 
 GIF_FRAME_MS = 300  # an interpolation's GIF: milliseconds per frame
@@ -42,6 +46,11 @@ def make(constructor, *args, **kwargs):
         return constructor(*args, **kwargs)
     except ValueError as exc:
         raise gr.Error(str(exc)) from None
+
+
+def _download(result: str | Image.Image) -> str | None:
+    """What the Download button offers for ``result``: its file, or nothing when no folder took it."""
+    return result if isinstance(result, str) else None
 
 
 class Job:
@@ -137,9 +146,9 @@ class SingleJob(Job):
         record = result_record(self.mode, self.settings, self.run.config, self.run.model.source,
                                stop_reason=ending.recorded_reason, steps_done=ending.step, preset=self.preset,
                                with_preset=True)
-        path = save_result(self.run.result(), self.mode, record)
-        note = f"{sentences(self.run.notices)} The PNG carries its settings.".lstrip()
-        return {"result": path, "download": path}, note
+        result, kept = save_result(self.run.result(), self.mode, record)
+        note = f"{sentences(self.run.notices)} The PNG carries its settings. {kept}".strip()
+        return {"result": result, "download": _download(result)}, note
 
 
 class _SequenceJob(Job):
@@ -195,11 +204,12 @@ class SweepJob(_SequenceJob):
         record = result_record(self.mode, self.settings, self.config, self.sequence.model.source,
                                stop_reason=ending.recorded_reason, steps_done=ending.step,
                                labels=self.sequence.labels[: len(images)])
-        grid = save_result(self.sequence.grid(), self.mode, record)
-        last = grid
-        if self.gif and len(images) > 1:
-            last = str(save_gif(images, new_output(self.mode, ".gif"), duration_ms=GIF_FRAME_MS, bounce=True))
-        return {"result": grid, "download": last}, "The PNG carries its settings."
+        grid, kept = save_result(self.sequence.grid(), self.mode, record)
+        last = _download(grid)
+        if self.gif and len(images) > 1 and last is not None:
+            gif = keep(lambda path: save_gif(images, path, duration_ms=GIF_FRAME_MS, bounce=True), self.mode, ".gif")
+            last = gif.path or last
+        return {"result": grid, "download": last}, f"The PNG carries its settings. {kept}".strip()
 
 
 class ClipJob(_SequenceJob):
@@ -219,9 +229,10 @@ class ClipJob(_SequenceJob):
         if not frames:
             raise gr.Error(ending.failure or "The clip ended before its first frame had an image: raise the number "
                            "of steps")
-        gif = str(write_clip(frames, new_output("video", ".gif"), self.fps))
-        mp4 = str(write_clip(frames, new_output("video", ".mp4"), self.fps))
+        gif = keep(lambda path: write_clip(frames, path, self.fps), "video", ".gif")
+        mp4 = keep(lambda path: write_clip(frames, path, self.fps), "video", ".mp4") if gif.path else gif
         flicker, floor = self.sequence.flicker(), self.sequence.input_flicker()
         measure = "" if flicker is None else (f"Flicker (mean warping error between consecutive frames): "
                                               f"{flicker:.3g}; the input clip's own: {floor:.3g}.")
-        return {"result": gif, "download": mp4, "player": mp4}, f"{len(frames)} frame(s) at {self.fps:g} fps. {measure}"
+        note = f"{len(frames)} frame(s) at {self.fps:g} fps. {measure} {gif.note or mp4.note}".strip()
+        return {"result": gif.path or frames[-1], "download": mp4.path, "player": mp4.path}, note

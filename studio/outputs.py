@@ -1,7 +1,7 @@
 """A tab's results: the output panel, the files a run writes, and the record each result carries.
 
-Results go to ``runtime.output_dir()`` under names ``{mode}-{date}-{time}-{random}.{suffix}``; the
-oldest beyond ``MAX_KEPT_OUTPUTS`` are deleted. A result PNG carries its run's settings as a record
+Results go to the output folder (``studio.storage``: bounded in count and bytes, and a result the folder
+refuses is kept elsewhere or handed back as it is). A result PNG carries its run's settings as a record
 (``result_record``, over the engine's ``nst.record``; ``nst.read_settings`` reads it back): the mode,
 the file names of the inputs, the config, the weights, the version, why the run ended and the steps
 done, and for a single image the preset that describes it.
@@ -9,10 +9,6 @@ done, and for a single image the preset that describes it.
 
 from __future__ import annotations
 
-import logging
-import time
-import uuid
-from pathlib import Path
 from typing import Any, Sequence
 
 import gradio as gr
@@ -23,13 +19,10 @@ import nst.record
 from nst.config import TransferConfig
 from nst.presets import Preset
 
-from . import runtime
+from .storage import keep
 
-MAX_KEPT_OUTPUTS = 500   # older results in the output folder are deleted
 LOSS_COLORS = {"content": "#2563eb", "style": "#ea580c", "TV": "#16a34a"}  # the loss plot's lines
 OUTPUTS = ("preview", "plot", "status", "result", "download")  # what every run's handler yields, in order
-
-logger = logging.getLogger("nst.app")
 
 
 class OutputPanel:
@@ -62,17 +55,6 @@ class OutputPanel:
         return [getattr(self, name) for name in OUTPUTS]
 
 
-def new_output(mode: str, suffix: str) -> Path:
-    """A fresh path in the output folder for a result of ``mode``; the oldest results beyond
-    ``MAX_KEPT_OUTPUTS`` are deleted first."""
-    folder = runtime.output_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    kept = sorted(folder.glob("*.*"), key=lambda p: p.stat().st_mtime)
-    for old in kept[:-MAX_KEPT_OUTPUTS]:
-        old.unlink(missing_ok=True)
-    return folder / f"{mode}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}{suffix}"
-
-
 def result_record(mode: str, settings: dict[str, Any], config: TransferConfig, weights: str, *,
                   stop_reason: str | None, steps_done: int, labels: Sequence[str] | None = None,
                   preset: Preset | None = None, with_preset: bool = False) -> dict[str, Any]:
@@ -91,9 +73,11 @@ def result_record(mode: str, settings: dict[str, Any], config: TransferConfig, w
         describe=with_preset, extra=extra)
 
 
-def save_result(image: Image.Image, mode: str, record: dict[str, Any]) -> str:
-    """``image`` as a new PNG in the output folder with ``record`` embedded; its path."""
-    return str(nst.save_image(image, new_output(mode, ".png"), record))
+def save_result(image: Image.Image, mode: str, record: dict[str, Any]) -> tuple[str | Image.Image, str]:
+    """``image`` as a new PNG with ``record`` embedded (``storage.keep``): its path, or ``image`` itself when
+    no folder took it, and the note for the status line ("" when it is in the output folder)."""
+    kept = keep(lambda path: nst.save_image(image, path, record), mode, ".png")
+    return (kept.path if kept.path is not None else image), kept.note
 
 
 def continue_from(result):

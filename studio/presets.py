@@ -10,6 +10,13 @@ hand). **Save as preset** writes the tab's painting, settings and latest result 
 preset folder offered as a .zip, and **Push to Hub** uploads it. ``load_preset``,
 ``restore_settings``, ``save_preset`` and ``push_preset`` are API endpoints of the same names.
 
+A visitor's request never acts with the host's Hub credentials: presets load from the Hub anonymously
+(``token=False``, whatever ``HF_TOKEN`` or login the host has), and a push uses the token the visitor
+types, unless the host chose otherwise (``limits.push_policy()``: ``NST_ALLOW_PUSH``). A dropped
+result is untrusted data: its settings are checked like a preset's, and the preset it names is looked
+up only as a built-in or a Hub repo at a commit (``origin_here``), never as a path on this machine.
+What any preset brings is held to the form's caps (``studio.form``), its machine settings this host's.
+
 The fill handlers return the page's new values in ``FILL_OUTPUTS`` order (``gr.skip()`` leaves a
 component as it is).
 """
@@ -27,12 +34,13 @@ from PIL import Image, ImageChops
 import nst
 import nst.presets
 from nst.config import TransferConfig
-from nst.presets import Preset, PresetError, load_from_hub
+from nst.presets import Preset, PresetError
+from nst.settings import shown
 
-from . import runtime
-from .form import TRANSFER
-from .inputs import style_image
-from .outputs import new_output
+from . import hub, runtime
+from .form import TRANSFER, for_this_host
+from .inputs import read_image, style_image
+from .storage import PRESETS, new_output
 
 MAX_STYLES = 4   # paintings the Multiple styles tab blends
 SAVED = TRANSFER.without(init_image=False)   # the settings Save as preset takes (the Single style tab's)
@@ -88,6 +96,7 @@ def _fill(preset: Preset, paintings: list[Image.Image] | None, note: str) -> tup
     only on their ratios). ``paintings`` None keeps the paintings on the page (a result that carries
     settings only); the unused slots of a blend are then set to weight 0.
     """
+    preset = dataclasses.replace(preset, config=for_this_host(preset.config))
     count = len(preset.styles)
     if count > MAX_STYLES:
         raise gr.Error(f"Preset {preset.name} blends {count} paintings; this page blends at most {MAX_STYLES}")
@@ -131,12 +140,13 @@ def load_preset(spec, revision=""):
     if spec in builtins and revision:
         raise gr.Error(f"{spec} is a built-in preset: a revision applies to Hub presets only, so clear it")
     if spec not in builtins and not nst.presets.REPO_PATTERN.fullmatch(spec):
-        raise gr.Error(f"No preset {spec!r}: give a built-in one ({', '.join(builtins)}) or a Hub repo as user/name")
+        raise gr.Error(f"No preset {shown(spec)}: give a built-in one ({', '.join(builtins)}) or a Hub repo as "
+                       "user/name")
     try:
         if spec in builtins:
             preset = nst.presets.read(nst.presets.BUILTIN_DIR / spec, origin=spec)
         else:
-            preset = load_from_hub(spec, revision, endpoint=runtime.hub_endpoint())
+            preset = hub.load(hub.repo_id(spec, "Preset"), revision)
         paintings = preset.style_images()
     except (PresetError, OSError) as exc:
         raise gr.Error(f"The preset could not be loaded: {exc}") from None
@@ -153,16 +163,19 @@ def choose_preset(evt: gr.SelectData):
 
 def restore_settings(result):
     """Fill the page from a result this project wrote (PNG or JPEG): its settings, and its paintings when
-    the preset it came from is at hand (a built-in, a folder, a Hub preset in the cache); otherwise the
-    paintings on the page are kept. Returns the new values in ``FILL_OUTPUTS`` order."""
+    the preset it came from is at hand (a built-in, or a Hub preset at its commit: ``hub.origin_here``);
+    otherwise the paintings on the page are kept. Returns the new values in ``FILL_OUTPUTS`` order."""
     if not result:
         raise gr.Error("No file: drop a PNG made by this app or by python -m nst")
     path = Path(result)
     try:
-        preset = nst.presets.from_image(path)
+        preset = nst.presets.from_image(path, find=hub.origin_here)
         paintings = preset.style_images() if preset.folder is not None else None
     except PresetError as exc:
         raise gr.Error(f"Nothing to restore: {str(exc).replace(str(path), path.name)}") from None
+    except RecursionError:  # JSON nested deeper than Python parses
+        raise gr.Error(f"Nothing to restore: the settings in {path.name} are nested too deeply to be settings; "
+                       "drop a PNG made by this app or by python -m nst") from None
     if paintings is None:
         files = ", ".join(s.file for s in preset.styles)
         note = (f"Settings restored from {path.name}. It names its painting(s) ({files}) but does not hold them, "
@@ -181,7 +194,7 @@ def _weights_source(result) -> str:
     """The VGG-19 that made ``result`` (its PNG records it), else the one this app uses."""
     try:
         recorded = nst.read_settings(result) if result else None
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         recorded = None
     source = (recorded or {}).get("weights")
     return source if isinstance(source, str) else runtime.get_model().source
@@ -196,17 +209,33 @@ def _write_preset(name, description, credit, licence, style, result, config: Tra
         raise gr.Error(f"Preset name {name!r}: use only letters, digits, '.', '_' and '-', starting with a letter "
                        "or digit")
     painting = style_image(style)
-    archive = new_output("preset", ".zip")
-    folder = runtime.output_dir() / "presets" / archive.stem / name
+    folder = None
     try:
+        archive = new_output("preset", ".zip")
+        folder = runtime.output_dir() / PRESETS / archive.stem / name
         saved = nst.presets.create(folder, name, config, [painting], credits=[str(credit or "")],
                                    licences=[str(licence or "")], description=str(description or ""),
-                                   model_source=_weights_source(result), thumbnail=result or None)
+                                   model_source=_weights_source(result), thumbnail=_thumbnail(result))
+        shutil.make_archive(str(archive.with_suffix("")), "zip", root_dir=folder.parent, base_dir=name)
     except (PresetError, nst.ImageError) as exc:
-        shutil.rmtree(folder.parent, ignore_errors=True)
+        _remove(folder)
         raise gr.Error(f"The preset could not be saved: {exc}") from None
-    shutil.make_archive(str(archive.with_suffix("")), "zip", root_dir=folder.parent, base_dir=name)
+    except OSError as exc:  # a full or read-only disk
+        _remove(folder)
+        raise gr.Error(f"The preset could not be saved: the output folder refused it ({exc.strerror or exc}); "
+                       "try again later") from None
     return saved, archive
+
+
+def _thumbnail(result) -> Image.Image | None:
+    """The latest result as the thumbnail, read like any upload (the API takes any image as it)."""
+    return read_image(result, "result", "run a transfer first, or leave it out") if result else None
+
+
+def _remove(folder: Path | None) -> None:
+    """A preset folder left half written (its parent, named after the .zip)."""
+    if folder is not None:
+        shutil.rmtree(folder.parent, ignore_errors=True)
 
 
 def save_preset(name, description="", credit="", licence="", style=None, result=None, preset: Preset | None = None,
@@ -224,16 +253,15 @@ def save_preset(name, description="", credit="", licence="", style=None, result=
 def push_preset(repo_id, token, name, description="", credit="", licence="", style=None, result=None,
                 preset: Preset | None = None, **settings):
     """Save the Single style tab as a preset (see ``save_preset``) and upload it, with a model card, to the
-    Hub repo ``repo_id`` (created if needed) with ``token`` (empty: ``HF_TOKEN`` or the saved login).
-    Returns the .zip and a status line with the commit's URL."""
-    repo_id = str(repo_id or "").strip()
-    if not nst.presets.REPO_PATTERN.fullmatch(repo_id):
-        raise gr.Error(f"Hub repo {repo_id!r}: write it user/name (your user or organisation, then the repo)")
+    Hub repo ``repo_id`` (created if needed) with the visitor's ``token`` (see ``hub.push_token``: the
+    host's credentials only where ``NST_ALLOW_PUSH=host``). Returns the .zip and a status line with the
+    commit's URL."""
+    repo_id = hub.repo_id(str(repo_id or "").strip())
+    token = hub.push_token(token)
     config = SAVED.config(SAVED.values(settings, "push_preset"), preset)
     saved, archive = _write_preset(name, description, credit, licence, style, result, config)
     try:
-        url = nst.presets.push_to_hub(saved, repo_id, token=str(token or "").strip() or None,
-                                      endpoint=runtime.hub_endpoint())
+        url = nst.presets.push_to_hub(saved, repo_id, token=token, endpoint=runtime.hub_endpoint())
     except PresetError as exc:
         raise gr.Error(str(exc)) from None
     return str(archive), (f"Pushed preset **{saved.name}** to {repo_id}: [{url}]({url}). Anyone can use it with "
@@ -281,7 +309,7 @@ class SavePanel:
             with gr.Row():
                 self.repo = gr.Textbox(label="Hub repo", placeholder="user/name")
                 self.token = gr.Textbox(label="Hub token with write access", type="password",
-                                        placeholder="empty: HF_TOKEN or the saved login")
+                                        placeholder=hub.token_hint())
             self.push = gr.Button("Push to Hub")
             self.file = gr.File(label="Preset (.zip)", interactive=False)
             self.status = gr.Markdown("")

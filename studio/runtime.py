@@ -9,6 +9,9 @@ Everything here is read when it is needed, never at import: the environment vari
 * ``NST_TIME_LIMIT`` - seconds one run may take (default ``TIME_LIMITS`` for the device; 0: none);
 * ``NST_QUEUE_SIZE`` - how many runs may wait for the device (default 32).
 
+A number that cannot be used is an ``env.HostSettingError`` naming the variable (the budgets a public
+host sets are in ``studio.limits``).
+
 Runs compute on CUDA when present, else on the CPU with sizes capped. On Hugging Face ZeroGPU
 hardware ``on_gpu`` wraps a handler in ``spaces.GPU``.
 """
@@ -24,7 +27,10 @@ import gradio as gr
 import torch
 
 import nst
+from nst.config import SPEC
 from nst.device import resolve_device
+
+from . import env
 
 ROOT = Path(__file__).resolve().parents[1]  # the repository: app.py, docs/, outputs/
 EXAMPLES = ROOT / "docs" / "examples"
@@ -49,9 +55,8 @@ def _per_device(table: dict[str, object]):
 
 def size_limit() -> int:
     """The longest side allowed here (``NST_MAX_SIZE`` overrides the device's default)."""
-    if os.environ.get("NST_MAX_SIZE"):
-        return int(os.environ["NST_MAX_SIZE"])
-    return _per_device(SIZE_LIMITS)
+    return env.whole("NST_MAX_SIZE", _per_device(SIZE_LIMITS), SPEC["size"].low, "pixels (the longest side a run "
+                     "may make)", _per_device(SIZE_LIMITS))
 
 
 def default_size() -> int:
@@ -76,12 +81,7 @@ def video_frames() -> tuple[int, int]:
 
 def queue_size() -> int:
     """How many runs may wait for the device (``NST_QUEUE_SIZE``, default 32); more are refused."""
-    text = os.environ.get("NST_QUEUE_SIZE", "").strip()
-    if not text:
-        return DEFAULT_QUEUE_SIZE
-    if not text.isdigit() or int(text) < 1:
-        raise ValueError(f"NST_QUEUE_SIZE must be a whole number of at least 1, got {text!r}")
-    return int(text)
+    return env.whole("NST_QUEUE_SIZE", DEFAULT_QUEUE_SIZE, 1, "runs", 8)
 
 
 def time_limit() -> float | None:

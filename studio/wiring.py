@@ -10,7 +10,9 @@ example's run queued the same run again, behind it.)
 The handler takes the tab's positional inputs in order and the settings form by name
 (``inputs_kwargs``; see ``studio.form``), so the API's parameter names are the handler's own
 parameters followed by the form's keys. Every run shares one queue slot on the device
-(``DEVICE_QUEUE``); Stop is served outside the queue, so it reaches a run while the queue is full.
+(``DEVICE_QUEUE``); Stop is served outside the queue, so it reaches a run while the queue is full:
+the page's button posts to ``/gradio_api/run/stop``, and so can an API client (the README shows the
+call; ``gradio_client`` joins the queue for every call, Stop included, and is refused while it is full).
 """
 
 from __future__ import annotations

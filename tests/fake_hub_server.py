@@ -13,8 +13,9 @@ It keeps model repos in memory as a list of commits and answers just the endpoin
 
 Writes need ``Authorization: Bearer <token>`` (401 otherwise). Unknown repos, revisions and files
 get 404 with the ``X-Error-Code`` the real Hub sends (``RepoNotFound``, ``RevisionNotFound``,
-``EntryNotFound``). Every request is recorded as ``(method, path)`` in ``calls``; ``commits`` keeps
-each commit's summary and files.
+``EntryNotFound``). Every request is recorded as ``(method, path)`` in ``calls`` and, with the
+``Authorization`` header it carried (None without one), as ``(method, path, authorization)`` in
+``requests``; ``commits`` keeps each commit's summary and files.
 
     with FakeHubServer(token="hf_write") as hub:
         push_to_hub(preset, "alice/sunset", token="hf_write", endpoint=hub.endpoint)
@@ -68,6 +69,7 @@ class FakeHubServer:
         self.token = token
         self.repos: dict[str, Repo] = {}
         self.calls: list[tuple[str, str]] = []
+        self.requests: list[tuple[str, str, str | None]] = []   # (method, path, Authorization header)
         self.commits: list[tuple[str, Commit]] = []   # (repo_id, commit), in order
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
@@ -78,6 +80,11 @@ class FakeHubServer:
     def endpoint(self) -> str:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
+
+    def authorizations(self) -> set[str | None]:
+        """Every ``Authorization`` header the server has seen (None: a request without one)."""
+        with self._lock:
+            return {auth for _, _, auth in self.requests}
 
     def files(self, repo_id: str, revision: str = "main") -> dict[str, bytes]:
         """The files of ``repo_id`` at ``revision``."""
@@ -144,6 +151,7 @@ def _handler_for(hub: FakeHubServer) -> type[BaseHTTPRequestHandler]:
             path = urlsplit(self.path).path
             with hub._lock:
                 hub.calls.append((self.command, path))
+                hub.requests.append((self.command, path, self.headers.get("Authorization")))
             return path
 
         # -- verbs ---------------------------------------------------------------------------------

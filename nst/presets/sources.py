@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from PIL import UnidentifiedImageError
 
@@ -58,12 +58,13 @@ def load(spec: str | Path | Preset, revision: str | None = None, *, token: str |
     )
 
 
-def from_image(path: str | Path) -> Preset:
+def from_image(path: str | Path, *, find: Callable[[str], Preset | None] | None = None) -> Preset:
     """The preset an image written by this project carries (see ``png_metadata``).
 
     Its style images are found again when the preset it came from (a built-in, a folder or a Hub
     repo at the recorded commit) is still at hand and names the same files; otherwise the preset
-    holds the settings only (``folder`` is None).
+    holds the settings only (``folder`` is None). ``find`` looks the recorded origin up (default: as
+    ``load`` does); an image from someone else may name any path, so a server passes a stricter one.
     """
     path = Path(path)
     try:
@@ -80,7 +81,7 @@ def from_image(path: str | Path) -> Preset:
     else:
         raise PresetError(f"{path}: its nst metadata holds no settings")
     origin = meta.get("preset_origin")
-    source = _find_origin(origin) if isinstance(origin, str) else None
+    source = (find or _find_origin)(origin) if isinstance(origin, str) else None
     if source is not None and [s.file for s in source.styles] == [s.file for s in preset.styles]:
         return dataclasses.replace(preset, folder=source.folder, origin=source.origin)
     return dataclasses.replace(preset, folder=None, origin=None)

@@ -13,7 +13,7 @@ import gradio as gr
 from nst.config import SPEC
 
 from ..form import TRANSFER
-from ..inputs import content_image, file_name, image_input, start_image, style_image
+from ..inputs import checked_number, content_image, file_name, image_input, start_image, style_image
 from ..jobs import SingleJob
 from ..outputs import OutputPanel
 from ..stream import stream
@@ -55,8 +55,8 @@ def build() -> None:
                     style = image_input("Style (painting)", height=240, elem_id="color-style")
                 method = gr.Radio(list(COLOR_METHODS), value="luminance", label="How the photo's colours are kept")
                 low, high, step = AMOUNT.ui
-                amount = gr.Slider(low, high, value=AMOUNT.default, step=step, label="Amount",
-                                   info="0: the painting's colours, 1: the photo's")
+                amount = checked_number(gr.Slider(low, high, value=AMOUNT.default, step=step, label="Amount",
+                                                  info="0: the painting's colours, 1: the photo's"))
                 run = gr.Button("Run", variant="primary", elem_id="color-run")
                 shown = examples("color", EXAMPLES, [content, style])
                 settings = TRANSFER.build("color")

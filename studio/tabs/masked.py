@@ -10,8 +10,8 @@ from __future__ import annotations
 import gradio as gr
 
 from ..form import TRANSFER
-from ..inputs import (check_mask_shape, content_image, file_name, image_input, painted_mask, read_mask, start_image,
-                      style_image)
+from ..inputs import (check_mask_shape, content_image, file_name, guard_pixels, image_input, painted_mask, read_mask,
+                      start_image, style_image)
 from ..jobs import SingleJob
 from ..outputs import OutputPanel
 from ..stream import stream
@@ -79,11 +79,11 @@ def build() -> None:
                             with gr.Row():
                                 masked.append(image_input(f"Style {i}", height=180, elem_id=f"masked-style-{i}"))
                                 masked.append(image_input(f"Mask {i}: white where style {i} goes", height=180))
-                            masked.append(gr.ImageEditor(
+                            masked.append(guard_pixels(gr.ImageEditor(
                                 label=f"…or paint where style {i} goes (pick the brush)", type="pil",
                                 image_mode="RGBA", sources=(), transforms=(), layers=False, height=300,
                                 brush=gr.Brush(colors=[BRUSH_COLOURS[i - 1]], color_mode="fixed", default_size=24),
-                            ))
+                            )))
                 rest = gr.Radio(list(RESTS), value="content", label="The area no mask covers")
                 gr.Markdown("Painted strokes are used when there are any, otherwise the uploaded mask; "
                             "a style with neither applies everywhere.")

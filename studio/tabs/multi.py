@@ -16,7 +16,7 @@ from nst.presets import Preset
 
 from .. import runtime
 from ..form import TRANSFER
-from ..inputs import content_image, file_name, image_input, start_image, style_image, whole
+from ..inputs import checked_number, content_image, file_name, image_input, start_image, style_image, whole
 from ..jobs import SingleJob, SweepJob, make
 from ..outputs import OutputPanel
 from ..presets import MAX_STYLES, as_used
@@ -94,14 +94,14 @@ def build(preset: gr.State) -> MultiTab:
                         with gr.Column(min_width=120):
                             styles.append(image_input(f"Style {i}", height=140, elem_id=f"multi-style-{i}",
                                                       format="png"))
-                            weights.append(gr.Slider(0, 1, value=1.0 if i <= 2 else 0.0, step=0.05,
-                                                     label=f"Weight {i}"))
+                            weights.append(checked_number(gr.Slider(0, 1, value=1.0 if i <= 2 else 0.0, step=0.05,
+                                                                    label=f"Weight {i}")))
                 run = gr.Button("Run blend", variant="primary", elem_id="multi-run")
                 shown = examples("multi", EXAMPLES, [content, styles[0], styles[1]])
                 with gr.Accordion("Interpolation: style 1 → style 2", open=False):
                     gr.Markdown("A row of transfers whose style moves from style 1 to style 2, "
                                 "`A(t) = (1 - t) A1 + t A2`, shown as a grid and a GIF.")
-                    frames = gr.Slider(FRAMES[0], FRAMES[1], value=FRAMES[2], step=1, label="Frames")
+                    frames = checked_number(gr.Slider(FRAMES[0], FRAMES[1], value=FRAMES[2], step=1, label="Frames"))
                     run_sweep = gr.Button("Run interpolation", elem_id="multi-interpolate")
                 settings = TRANSFER.build("multi")
             with gr.Column():

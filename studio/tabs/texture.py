@@ -13,7 +13,7 @@ from nst.texture import texture_config
 
 from .. import runtime
 from ..form import TEXTURE, capped, control_range
-from ..inputs import file_name, image_input, read_image
+from ..inputs import checked_number, file_name, image_input, read_image
 from ..jobs import SingleJob
 from ..outputs import OutputPanel
 from ..stream import stream
@@ -46,8 +46,9 @@ def build() -> None:
                 style = image_input("Style (painting or texture)", height=240, elem_id="texture-style")
                 low, high = control_range("size")  # as the Size slider of the other tabs
                 with gr.Row():
-                    width, height = (gr.Slider(low, high, value=runtime.default_size(), step=SPEC["size"].ui[2],
-                                               label=f"{side} (px)") for side in ("Width", "Height"))
+                    width, height = (checked_number(gr.Slider(low, high, value=runtime.default_size(),
+                                                              step=SPEC["size"].ui[2], label=f"{side} (px)"))
+                                     for side in ("Width", "Height"))
                 run = gr.Button("Run", variant="primary", elem_id="texture-run")
                 shown = examples("texture", EXAMPLES, [style])
                 settings = TEXTURE.build("texture")

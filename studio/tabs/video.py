@@ -15,9 +15,9 @@ import gradio as gr
 from nst.video import DEFAULT_TEMPORAL_WEIGHT, VideoTransfer
 from nst.video_io import VIDEO_SUFFIXES, VideoError, read_clip
 
-from .. import runtime
+from .. import limits, runtime
 from ..form import VIDEO
-from ..inputs import image_input, style_image, whole
+from ..inputs import checked_number, image_input, style_image, whole
 from ..jobs import ClipJob, make
 from ..outputs import OutputPanel
 from ..stream import stream
@@ -45,7 +45,8 @@ def stylize_video(clip, style, max_frames=None, frame_init="flow", temporal_weig
         raise gr.Error(f"Frames must be a whole number from 1 to {most} on this machine, got {max_frames!r}")
     config = VIDEO.config(values)
     try:
-        source = read_clip(clip, max_frames=max_frames, max_side=config.size)
+        source = read_clip(clip, max_frames=max_frames, max_side=config.size, max_frame_pixels=limits.max_pixels(),
+                           max_clip_pixels=limits.max_clip_pixels())
     except VideoError as exc:
         raise gr.Error(f"The clip could not be used: {str(exc).replace(str(clip), Path(clip).name)}") from None
     video = make(VideoTransfer, runtime.get_model(), source.frames, [painting], config, frame_init=frame_init,
@@ -64,11 +65,12 @@ def build() -> None:
                                    type="filepath", height=240, elem_id="video-clip")
                     style = image_input("Style (painting)", height=240, elem_id="video-style")
                 with gr.Row():
-                    max_frames = gr.Slider(1, frames_most, value=frames_default, step=1, label="Frames",
-                                           info="the first frames of the clip", elem_id="video-max_frames")
-                    temporal_weight = gr.Number(DEFAULT_TEMPORAL_WEIGHT, minimum=0, label="Temporal weight λ",
-                                                info="holds each frame to the one before (0: none)",
-                                                elem_id="video-temporal_weight")
+                    max_frames = checked_number(gr.Slider(1, frames_most, value=frames_default, step=1, label="Frames",
+                                                          info="the first frames of the clip",
+                                                          elem_id="video-max_frames"))
+                    temporal_weight = checked_number(gr.Number(
+                        DEFAULT_TEMPORAL_WEIGHT, minimum=0, label="Temporal weight λ",
+                        info="holds each frame to the one before (0: none)", elem_id="video-temporal_weight"))
                 frame_init = gr.Radio(list(FRAME_INITS), value="flow", label="Each frame after the first starts from",
                                       elem_id="video-frame_init")
                 run = gr.Button("Run", variant="primary", elem_id="video-run")
