@@ -89,10 +89,11 @@ def test_the_cuda_check_asks_the_card(monkeypatch):
 
 
 def test_the_precision_mark_reaches_the_engines_runs(request):
-    """CI reruns ``-m precision`` under both precisions: the mark must land on the modules that run the
-    optimiser, however pytest names them (``test_tiled`` or ``tests.test_tiled``)."""
-    marked = {item.module.__name__.rsplit(".", 1)[-1] for item in request.session.items
-              if item.get_closest_marker("precision")}
-    assert {"test_device"} <= marked
-    if len(request.session.items) > 100:  # the whole suite (or the -m precision part of it) was collected
-        assert {"test_optimize", "test_tiled", "test_controls", "test_end_to_end"} <= marked
+    """CI reruns ``-m precision`` under both precisions: the mark must land on every test of the modules that
+    run the optimiser, however pytest names them (``test_tiled`` or ``tests.test_tiled``)."""
+    from conftest import PRECISION_SENSITIVE
+
+    short = {item: item.module.__name__.rsplit(".", 1)[-1] for item in request.session.items}
+    meant = {item for item, name in short.items() if name in PRECISION_SENSITIVE}
+    marked = {item for item in short if item.get_closest_marker("precision")}
+    assert request.node in marked and marked == meant

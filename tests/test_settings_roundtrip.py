@@ -1,8 +1,9 @@
 """One settings spec everywhere: every field walks CLI -> preset -> PNG -> app restore -> app run -> PNG ->
 CLI and comes back unchanged (only what a user typed on the way differs).
 
-One field is the page's own: ``preview_every``, how often a preview streams, which the page sets from the
-steps (a fixed number of previews a run) and records as it ran; it is a machine setting, not part of a look.
+The machine settings (``role="machine"`` in the spec: precision, memory budget, tiles, how often a preview
+comes) are the host's in the app, whatever a preset or PNG says (a visitor's file does not choose how the
+host computes), and the app records them as it ran; every setting of the look and the budget survives.
 """
 
 from __future__ import annotations
@@ -26,8 +27,12 @@ from tests.test_cli_options import EVERY_FIELD_CHANGED, _picture
 EVERY = EVERY_FIELD_CHANGED.replace(size=64)  # within the page's Size slider (64 px and up)
 
 
-def same_but_previews(a: TransferConfig, b: TransferConfig) -> bool:
-    return a.replace(preview_every=1) == b.replace(preview_every=1)
+MACHINE = [name for name, setting in SPEC.items() if setting.role == "machine"]
+
+
+def same_look(a: TransferConfig, b: TransferConfig) -> bool:
+    """Equal but for the machine settings."""
+    return all(getattr(a, name) == getattr(b, name) for name in SPEC if name not in MACHINE)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -60,7 +65,7 @@ def test_every_field_survives_cli_preset_png_app_and_back(tmp_path, weights, cap
     page = dict(zip(FILL_OUTPUTS, restore_settings(str(from_cli))))
     form = {name: page[f"multi_{name}"] for name in TRANSFER.names}
     restored = TRANSFER.config(form, page["multi_preset"])  # the blend weights come from the tab's sliders
-    assert same_but_previews(restored.replace(style_blend_weights=expected.style_blend_weights), expected)
+    assert same_look(restored.replace(style_blend_weights=expected.style_blend_weights), expected)
     # ... and a run from the page, with the paintings on it, records the same settings.
     files = []
     for i, painting in enumerate(paintings):
@@ -70,11 +75,14 @@ def test_every_field_survives_cli_preset_png_app_and_back(tmp_path, weights, cap
     outputs = list(stylize_multi(str(photo), files[0], weights_on_page[0], files[1], weights_on_page[1], None, 0.0,
                                  None, 0.0, preset=page["multi_preset"], **form))
     from_app = Path(outputs[-1][3])
-    assert same_but_previews(TransferConfig.from_dict(read_settings(from_app)["config"]), expected)
+    made = TransferConfig.from_dict(read_settings(from_app)["config"])
+    assert same_look(made, expected)
+    assert {name: getattr(made, name) for name in MACHINE if name != "preview_every"} == \
+        {name: SPEC[name].default for name in MACHINE if name != "preview_every"}  # the host's own
 
     # Back to the command line: the app's PNG as a preset gives the same settings again.
     again = tmp_path / "again.png"
     assert main([str(photo), *files, "--preset", str(from_app), "-o", str(again), "--weights", str(weights),
                  "--device", "cpu", "--quiet"]) == 0
-    assert same_but_previews(TransferConfig.from_dict(read_settings(again)["config"]), expected)
+    assert same_look(TransferConfig.from_dict(read_settings(again)["config"]), expected)
     assert Image.open(again).size == Image.open(from_cli).size
