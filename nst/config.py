@@ -70,6 +70,12 @@ class TransferConfig:
     style_layer_weights: tuple[float, ...] | None = setting(
         None, help="One weight per style layer (none given: equal).", label="Style layer weights",
         flag="--style-layer-weights", kind="numbers", low=0.0, role="look")
+    min_gram_positions: float = setting(
+        1.0, help="A style layer is matched at a scale only where its Gram matrix averages over at least this "
+                  "many positions per channel (H*W >= this * C); fewer pin the painting's layout, so its objects "
+                  "get copied (0: every style layer at every scale).",
+        label="Gram positions per channel", flag="--min-gram-positions", kind="float", low=0.0, high=64.0,
+        role="look")
     style_blend_weights: tuple[float, ...] | None = setting(
         None, help="One weight per style image, how much of each style (none given: equal).",
         label="Style blend weights", flag="--style-blend-weights", kind="numbers", low=0.0, role="look")

@@ -64,6 +64,16 @@ def min_side(layers: Iterable[str]) -> int:
     return 2 ** sum(name.startswith("pool") for name in LAYER_NAMES[: last + 1])
 
 
+def pools_through(layer: str) -> int:
+    """How many 2x2 poolings VGG-19 applies up to and including ``layer``."""
+    return sum(name.startswith("pool") for name in LAYER_NAMES[: LAYER_INDEX[layer] + 1])
+
+
+def layer_shape(shape: tuple[int, int], pools: int) -> tuple[int, int]:
+    """A feature map's ``(H, W)`` after ``pools`` 2x2 poolings of an image of ``shape``."""
+    return shape[0] >> pools, shape[1] >> pools
+
+
 class VGG19Features(nn.Module):
     """VGG-19's convolutional part, returning the activations of named layers.
 
@@ -100,6 +110,11 @@ class VGG19Features(nn.Module):
         if end + 1 < len(LAYER_NAMES) and LAYER_NAMES[end + 1].startswith("pool"):
             end += 1
         return LAYER_NAMES[: end + 1]
+
+    def channels(self, layer: str) -> int:
+        """Feature maps at ``layer``: the width of the last convolution at or before it."""
+        convs = [name for name in LAYER_NAMES[: LAYER_INDEX[layer] + 1] if name.startswith("conv")]
+        return self.convs[convs[-1]].out_channels
 
     def train(self, mode: bool = True) -> "VGG19Features":
         # Frozen: batch statistics and dropout do not exist here, but keep the flag honest.

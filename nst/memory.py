@@ -46,7 +46,8 @@ from typing import Mapping, Sequence
 import torch
 
 from .features import LAYER_INDEX, LAYER_NAMES, deepest
-from .tiled import Tiling, layer_shape, pools_through
+from .features import layer_shape, pools_through
+from .tiled import Tiling
 
 # Calibrated with bench/memory.py against the peak resident memory of real runs on the CPU with the
 # 8-bit Caffe VGG-19 through relu5_1: one scale of Adam steps at 256, 512 and 768 px fits k = 1.02 and

@@ -14,6 +14,15 @@
   of ``x`` (``[1, 3, H, W]`` in [0, 1]) that return their weighted value;
 * ``alpha, beta, gamma`` = ``config.content_weight``, ``style_weight``, ``tv_weight``.
 
+At each scale, the style layers are those whose Gram matrix is a statistic of the painting's texture
+rather than a fingerprint of its layout (``style_layers_at``): ``G_l = F_l F_l^T / M`` sums ``M = H_l W_l``
+outer products of ``C_l``-vectors, so with fewer positions than channels it has rank ``M < C_l`` and
+matching it pins the painting's very feature vectors in place, copying its objects (a portrait's face in
+a landscape). A layer joins where ``H_l W_l >= rho C_l`` (``rho`` = ``config.min_gram_positions``), so
+at the coarse scales of a coarse-to-fine run (64 px: relu5_1 is 4x4 for 512 channels) and at small
+sizes the deepest layers wait until the image is large enough, and their weights are shared out among
+the others (``s_l`` is normalised over the layers matched at that scale).
+
 The terms are reported by name, ``"content"``, ``"style"``, ``"tv"`` and each extra term's, and their
 sum is ``L``. ``Objective`` evaluates ``L`` from the features of the whole image; ``nst.tiled``'s
 ``TiledObjective`` is the same objective evaluated tile by tile: it sums the content errors and Gram
@@ -28,6 +37,7 @@ from typing import Callable, Mapping, Sequence
 
 import torch
 
+from .features import layer_shape, pools_through
 from .losses import content_loss, gram_matrix, relative_squared_error, total_variation, weighted_sum
 from .masks import guided_gram
 
@@ -35,6 +45,20 @@ FeaturesFn = Callable[[torch.Tensor, Sequence[str]], "dict[str, torch.Tensor]"]
 ExtraTerm = Callable[[torch.Tensor], torch.Tensor]
 
 TERM_NAMES = ("content", "style", "tv")  # the built-in terms; with "total", names extra terms may not take
+
+
+def style_layers_at(layers: Sequence[str], shape: tuple[int, int], channels: Callable[[str], int],
+                    min_positions: float) -> tuple[str, ...]:
+    """The ``layers`` whose feature maps at an image of ``shape`` have ``H_l W_l >= min_positions * C_l``
+    (``channels(l)`` = ``C_l``); the shallowest layer always stays, so a style term always has one."""
+    kept = []
+    for layer in layers:
+        h, w = layer_shape(shape, pools_through(layer))
+        if h * w >= min_positions * channels(layer):
+            kept.append(layer)
+    if not kept and layers:
+        kept = [min(layers, key=pools_through)]
+    return tuple(l for l in layers if l in kept)
 
 
 def check_extra_terms(extra_terms: Mapping[str, ExtraTerm] | None) -> dict[str, ExtraTerm]:

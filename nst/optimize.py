@@ -64,7 +64,7 @@ from .lbfgs import LBFGS
 from .losses import gram_matrix
 from .masks import cover_rest, guided_gram, layer_masks, mask_to_tensor, resize_mask
 from .memory import plan as plan_memory
-from .objective import Objective, StyleTerm, check_extra_terms
+from .objective import Objective, StyleTerm, check_extra_terms, style_layers_at
 from .photoreal import guided_filter
 from .tiled import TiledObjective, Tiling, feature_maps, tiled_grams
 
@@ -345,16 +345,30 @@ class StyleTransfer:
             return LBFGS(x, lr=self.config.learning_rate, history_size=history)
         return torch.optim.Adam([x], lr=self.config.learning_rate)
 
+    def level_config(self, shape: tuple[int, int]) -> TransferConfig:
+        """The settings at a scale of ``shape``: the style layers whose Gram matrices are texture statistics
+        there (``nst.objective.style_layers_at``), their layer weights with them."""
+        c = self.config
+        layers = style_layers_at(c.style_layers, shape, self.model.channels, c.min_gram_positions)
+        if layers == c.style_layers:
+            return c
+        weights = None if c.style_layer_weights is None else \
+            tuple(w for l, w in zip(c.style_layers, c.style_layer_weights) if l in layers)
+        if weights is not None and sum(weights) <= 0:
+            return c  # the layers that stay carry no weight: keep them all rather than match nothing
+        return c.replace(style_layers=layers, style_layer_weights=weights)
+
     def _objective(self, level: int, shape: tuple[int, int]):
         """This scale's ``(evaluate, value, content)`` from its ``Objective``, whole-image or tiled as the plan
         says: ``evaluate(x)`` puts ``dL/dx`` in ``x.grad`` and returns ``L(x)`` and its terms, ``value(x)``
         only those; ``content`` is the content image at this scale (None without one)."""
         tiling = self.plan.levels[level].tiling
         content, content_targets, style_terms = self._targets(shape, tiling)
+        config = self.level_config(shape)
         if tiling is None:
-            objective = Objective(self._features, self.config, content_targets, style_terms, self.extra_terms)
+            objective = Objective(self._features, config, content_targets, style_terms, self.extra_terms)
         else:
-            objective = TiledObjective(self._features, self.config, shape, tiling, content_targets, style_terms,
+            objective = TiledObjective(self._features, config, shape, tiling, content_targets, style_terms,
                                        self.extra_terms, seed=self.config.seed + level)
         return objective.evaluate, objective.value, content
 

@@ -54,13 +54,8 @@ from typing import Iterator, Mapping, Sequence
 
 import torch
 
-from .features import LAYER_INDEX, LAYER_NAMES, deepest
+from .features import LAYER_INDEX, LAYER_NAMES, deepest, layer_shape, pools_through
 from .objective import ExtraTerm, FeaturesFn, Objective, StyleTerm
-
-
-def pools_through(layer: str) -> int:
-    """How many 2x2 poolings VGG-19 applies up to and including ``layer``."""
-    return sum(name.startswith("pool") for name in LAYER_NAMES[: LAYER_INDEX[layer] + 1])
 
 
 def receptive_margin(layer: str) -> int:
@@ -179,11 +174,6 @@ class MovingOffsets:
                 shift = 1 + int(torch.randint(n - 1, (1,), generator=self.generator))
                 self.current[d] = (self.current[d] + shift) % n
         return self.current[0] * self.stride, self.current[1] * self.stride
-
-
-def layer_shape(shape: tuple[int, int], pools: int) -> tuple[int, int]:
-    """A feature map's ``(H, W)`` after ``pools`` 2x2 poolings of an image of ``shape``."""
-    return shape[0] >> pools, shape[1] >> pools
 
 
 @torch.no_grad()

@@ -111,6 +111,7 @@ EVERY_FIELD_CHANGED = TransferConfig(
     style_layer_weights=(0.6, 0.4), style_blend_weights=(0.7, 0.3), style_scale=0.8, style_scales=(1.0, 0.9),
     optimizer="adam", lr=0.05, init="noise", pooling="avg", scales=2, min_scale_size=24, early_stop_tol=0.001,
     early_stop_patience=7, seed=5, precision="fp32", preview_every=2, preserve_color="yuv", color_amount=0.5,
+    min_gram_positions=0.5,
     photo_smoothing=2, max_memory=2**30, tile_size=32,
 )
 
