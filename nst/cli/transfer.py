@@ -17,12 +17,14 @@ import sys
 from pathlib import Path
 
 from .. import __version__
-from ..config import TransferConfig
+from ..config import MAX_SIZE, TransferConfig
 from ..record import result_record
 from ..image import save_image
 from ..texture import texture_config
 from .common import Parser, UsageError, add_machine_options, check_output, open_image, open_model, say, wrote
-from .options import add_setting_option, add_setting_options, check_counts, config_from_args, typed_settings
+from .options import (
+    add_setting_option, add_setting_options, check_counts, config_from_args, in_flag_terms, typed_settings,
+)
 from .preset_options import preset_for_transfer
 from .progress import Progress
 
@@ -121,7 +123,13 @@ def _transfer_config(args: argparse.Namespace) -> TransferConfig:
         raise UsageError("--photo-smoothing follows a CONTENT photo's edges: drop it with --texture")
     config = texture_config(config)
     if args.texture_size is not None:
-        config = config.replace(size=max(args.texture_size))
+        height, width = args.texture_size
+        if max(width, height) > MAX_SIZE:
+            raise UsageError(f"--texture-size {width}x{height}: the longest side may be at most {MAX_SIZE} px")
+        try:
+            config = config.replace(size=max(width, height))
+        except ValueError as exc:
+            raise UsageError(f"--texture-size {width}x{height}: {in_flag_terms(str(exc))}") from None
     return config
 
 
@@ -191,11 +199,14 @@ def run_transfer(args: argparse.Namespace) -> int:
     _check_mask_shapes(mask_images, [content] * len(styles), "--mask", "the CONTENT")
     _check_mask_shapes(image_mask_images, styles, "--style-mask", "its STYLE")
     model = open_model(args)
-    run = RetryingTransfer(
-        lambda c: StyleTransfer(model, content, styles, c, init_image=init_image, device=args.device,
-                                content_size=args.texture_size, style_masks=mask_images,
-                                style_image_masks=image_mask_images, default_style=default_style),
-        config)
+    try:  # the sizes and the memory plan are checked here, before anything runs
+        run = RetryingTransfer(
+            lambda c: StyleTransfer(model, content, styles, c, init_image=init_image, device=args.device,
+                                    content_size=args.texture_size, style_masks=mask_images,
+                                    style_image_masks=image_mask_images, default_style=default_style),
+            config)
+    except ValueError as exc:
+        raise UsageError(in_flag_terms(str(exc))) from None
     save_every = getattr(args, "save_every", 0)
 
     def settings_for(config: TransferConfig) -> dict:
