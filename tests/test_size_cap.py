@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from measured import run_measured
 from nst.cli import main
 from nst.cli.options import in_flag_terms
 from nst.config import MAX_SIZE, TransferConfig
@@ -218,29 +219,10 @@ def test_cli_texture_of_8192x16_in_1_gb_is_a_clear_message_with_bounded_memory(f
     before the painting is resized (the process stays small)."""
     command = [sys.executable, "-m", "nst", "--texture", files["painting"], "-o", files["out"], "--texture-size",
                "8192x16", "--max-memory", "1GB", "--weights", files["weights"], "--device", "cpu", "--quiet"]
-    status, err, peak = run_measured(command, tmp_path)
+    done = run_measured(command, tmp_path)
+    status, err, peak = done["status"], done["stderr"], done["peak"]
     assert status == 2
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("nst: error: measuring a style image processed at 8192x"), err
     assert "--max-memory" in lines[0] and "Traceback" not in err
     assert peak < 1.5 * GB and not Path(files["out"]).exists()
-
-
-WRAPPER = """
-import json, resource, subprocess, sys
-done = subprocess.run(sys.argv[1:], capture_output=True, text=True)
-print(json.dumps({"status": done.returncode, "stderr": done.stderr,
-                  "peak": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024}))
-"""
-
-
-def run_measured(command: list[str], cwd: Path) -> tuple[int, str, int]:
-    """Run ``command`` in a fresh process; its exit status, stderr and peak resident memory in bytes
-    (``ru_maxrss`` of the children of a wrapper that runs nothing else)."""
-    path = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
-    env = {**os.environ, "PYTHONPATH": path, "OMP_NUM_THREADS": "1"}
-    done = subprocess.run([sys.executable, "-c", WRAPPER, *command], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    result = json.loads(done.stdout)
-    return result["status"], result["stderr"], result["peak"]
