@@ -371,4 +371,4 @@ def test_option_values_refused_before_any_work(capsys, args):
     assert main(args) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("nst: error: ") and "no such file" not in err, err
-    assert ("--duration" in err and "at least 10" in err) or "expected one value" in err
+    assert ("--duration" in err and "from 10 to" in err) or "expected one value" in err
