@@ -34,10 +34,13 @@ added as they are, ``L(x) + sum_k E_k(x)``: each is a function of the image ``x`
 (``[1, 3, H, W]`` in [0, 1], at the current scale's size) that returns its weighted value, reported
 under its name in ``StepEvent.losses``.
 
-Memory (``nst.memory``): before the run starts, the peak memory of each scale is estimated and
-``plan`` says how it runs within the budget (the device's free memory, capped by ``config.max_memory``):
-whole when it fits, else in tiles with the same loss and gradient (``nst.tiled``), and with L-BFGS the
-longest history that fits. ``StyleTransfer.plan`` holds the choice.
+Memory (``nst.memory``): before the run starts, the peak memory of each scale is estimated (its
+optimisation, and the computing of its style targets at the styles' processed sizes) and ``plan`` says
+how it runs within the budget (the device's free memory, capped by ``config.max_memory``): whole when
+it fits, else in tiles with the same loss and gradient (``nst.tiled``), with L-BFGS the longest history
+that fits, and the style targets whole or summed over tiles. ``StyleTransfer.plan`` holds the choice.
+A style image that would be processed over ``MAX_SIZE`` (a strip so narrow that its short side reaches
+the network's smallest only beyond it) is refused.
 
 A scale ends after its share of the steps, or early when the loss improved by less than
 ``early_stop_tol`` (relative) over ``early_stop_patience`` steps. A non-finite loss ends the run
