@@ -6,6 +6,11 @@ role (look, budget or machine). ``SPEC`` maps each field name, in field order, t
 the command line and the app build their options and controls from it, and the check of a single
 value (kind, bounds, choices) is derived from it. Rules between fields are written out in ``_check``.
 
+The processed sizes are capped too: ``size`` is the output's longest side, and style ``i`` is processed
+at ``round(size * style_scale * style_scales[i])`` px (``style_sides``); a config whose style would be
+processed over ``MAX_SIZE`` is refused. ``largest_side`` is the largest side any image of a run is
+processed at, the one number a host compares with its own cap.
+
 ``TransferConfig.from_dict`` is the one way settings come in from outside (a preset, PNG metadata, a
 web form): it rejects unknown keys and values out of range with a message that says what is allowed.
 One rule for presets everywhere: a preset's settings are the base, what the user sets overrides them.
@@ -152,6 +157,21 @@ class TransferConfig:
             return self.lr
         return 1.0 if self.optimizer == "lbfgs" else 0.02
 
+    def style_sides(self, n_styles: int | None = None) -> tuple[int, ...]:
+        """The longest side of each style image as processed at the finest scale:
+        ``round(size * style_scale * style_scales[i])`` for ``n_styles`` styles (default: one per
+        ``style_scales`` value, else one). ``StyleTransfer`` may take a style larger still when its short
+        side would otherwise fall under the network's smallest (that depends on the image's shape)."""
+        count = len(self.style_scales) if self.style_scales is not None else (1 if n_styles is None else n_styles)
+        scales = self.style_scales if self.style_scales is not None else (1.0,) * count
+        return tuple(round(self.size * self.style_scale * scale) for scale in scales)
+
+    def largest_side(self, n_styles: int | None = None) -> int:
+        """The largest side, in pixels, any image of a run with ``n_styles`` style images is processed at:
+        the output's (``size``; a texture of ``WIDTHxHEIGHT`` has ``size = max(WIDTH, HEIGHT)``) or a
+        style's (``style_sides``). A host compares it with its own cap."""
+        return max((self.size, *self.style_sides(n_styles)))
+
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready values (tuples become lists)."""
         out = {}
@@ -202,6 +222,12 @@ def _check(c: TransferConfig) -> None:
     _weights("style_blend_weights", c.style_blend_weights, None)
     if c.style_scales == ():
         raise ValueError("style_scales must be a list of numbers, one per style image, got ()")
+    style = max(c.style_sides(), default=0)
+    if style > MAX_SIZE:
+        factor = f"style_scale {c.style_scale:g}" + (f" times style_scales up to {max(c.style_scales):g}"
+                                                     if c.style_scales else "")
+        raise ValueError(f"{factor} at size {c.size} would process a style image at {style} px, over the limit "
+                         f"of {MAX_SIZE} px: lower style_scale{', style_scales' if c.style_scales else ''} or size")
     if 0 < c.max_memory < MIN_MEMORY:
         raise ValueError(f"max_memory must be 0 (the device's free memory) or at least {MIN_MEMORY // 2**20} MB, "
                          f"got {c.max_memory} bytes")

@@ -25,6 +25,7 @@ from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 MAX_PIXELS = 64_000_000        # refuse larger images before decoding them
 METADATA_KEY = "nst"           # PNG text chunk holding the run's settings as JSON
+MAX_SETTINGS_DEPTH = 32        # lists and objects nested in the settings, at most (nst writes about 5)
 
 
 class ImageError(ValueError):
@@ -57,6 +58,9 @@ def open_image(source, *, max_pixels: int = MAX_PIXELS) -> Image.Image:
     else:
         if isinstance(source, (str, os.PathLike)):
             name = str(source)
+            if Path(source).is_dir():
+                raise ImageError(f"{name}: is a folder, not an image file; give the path of an image in it "
+                                 f"(PNG, JPEG, WebP, GIF, BMP or TIFF)")
             if not Path(source).is_file():
                 raise ImageError(f"{name}: no such file")
             if Path(source).stat().st_size == 0:
@@ -182,16 +186,50 @@ def save_image(image: Image.Image, path: str | os.PathLike, settings: dict[str, 
 
 
 def read_settings(source) -> dict[str, Any] | None:
-    """The settings a file written by ``save_image`` carries, or None when it has none."""
-    image = source if isinstance(source, Image.Image) else Image.open(source)
-    text = image.info.get(METADATA_KEY)
-    if text is None and image.format == "JPEG":
-        text = image.info.get("comment")
-        text = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
+    """The settings a file written by ``save_image`` carries, or None when it has none (or not as JSON).
+
+    Settings nested deeper than ``MAX_SETTINGS_DEPTH`` (or too deep for the JSON reader), or holding a
+    number too long to read, are no settings this project wrote: ``ImageError`` says so.
+    """
+    name = str(source) if isinstance(source, (str, os.PathLike)) else "the image"
+    if isinstance(source, Image.Image):
+        text, fmt, comment = source.info.get(METADATA_KEY), source.format, source.info.get("comment")
+    else:
+        with Image.open(source) as image:
+            text, fmt, comment = image.info.get(METADATA_KEY), image.format, image.info.get("comment")
+    if text is None and fmt == "JPEG":
+        text = comment.decode("utf-8", "replace") if isinstance(comment, bytes) else comment
     if not text:
         return None
     try:
         value = json.loads(text)
     except json.JSONDecodeError:
         return None
+    except RecursionError:
+        raise ImageError(f"{name}: its nst settings are nested too deeply to read; they are not settings nst "
+                         f"wrote") from None
+    except ValueError as exc:  # an integer of more digits than Python reads from text
+        raise ImageError(f"{name}: its nst settings cannot be read ({_first_line(exc)}); they are not settings "
+                         f"nst wrote") from None
+    if _depth(value) > MAX_SETTINGS_DEPTH:
+        raise ImageError(f"{name}: its nst settings are nested more than {MAX_SETTINGS_DEPTH} levels deep; they "
+                         f"are not settings nst wrote")
     return value if isinstance(value, dict) else None
+
+
+def _depth(value: Any) -> int:
+    """How deeply lists and objects nest in a JSON value (a number or string: 0), without recursion."""
+    deepest, pending = 0, [(value, 0)]
+    while pending:
+        item, level = pending.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, level + 1)
+            if level + 1 > MAX_SETTINGS_DEPTH:
+                break
+            pending.extend((child, level + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:120] if text else type(exc).__name__

@@ -14,6 +14,7 @@ from PIL import Image, ImageDraw, ImageFont
 GAP = 4                  # pixels between cells
 BACKGROUND = (255, 255, 255)
 LABEL_COLOR = (30, 30, 30)
+MAX_DURATION_MS = 655_350  # GIF stores a frame's duration in hundredths of a second, at most 65535
 
 
 def grid(images: Sequence[Image.Image], columns: int | None = None, labels: Sequence[str] | None = None,
@@ -58,8 +59,9 @@ def save_gif(images: Sequence[Image.Image], path: str | os.PathLike, duration_ms
         raise ValueError(f"{path}: an animation is saved as .gif")
     if not images:
         raise ValueError("no images to animate")
-    if isinstance(duration_ms, bool) or not isinstance(duration_ms, int) or duration_ms < 10:
-        raise ValueError(f"duration_ms must be a whole number of milliseconds, at least 10, got {duration_ms!r}")
+    if isinstance(duration_ms, bool) or not isinstance(duration_ms, int) or not 10 <= duration_ms <= MAX_DURATION_MS:
+        raise ValueError(f"duration_ms must be a whole number of milliseconds from 10 to {MAX_DURATION_MS}, "
+                         f"got {duration_ms!r}")
     size = images[0].size
     frames = [im.convert("RGB").resize(size, Image.LANCZOS) if im.size != size else im.convert("RGB") for im in images]
     if bounce and len(frames) > 2:

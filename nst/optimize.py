@@ -34,10 +34,13 @@ added as they are, ``L(x) + sum_k E_k(x)``: each is a function of the image ``x`
 (``[1, 3, H, W]`` in [0, 1], at the current scale's size) that returns its weighted value, reported
 under its name in ``StepEvent.losses``.
 
-Memory (``nst.memory``): before the run starts, the peak memory of each scale is estimated and
-``plan`` says how it runs within the budget (the device's free memory, capped by ``config.max_memory``):
-whole when it fits, else in tiles with the same loss and gradient (``nst.tiled``), and with L-BFGS the
-longest history that fits. ``StyleTransfer.plan`` holds the choice.
+Memory (``nst.memory``): before the run starts, the peak memory of each scale is estimated (its
+optimisation, and the computing of its style targets at the styles' processed sizes) and ``plan`` says
+how it runs within the budget (the device's free memory, capped by ``config.max_memory``): whole when
+it fits, else in tiles with the same loss and gradient (``nst.tiled``), with L-BFGS the longest history
+that fits, and the style targets whole or summed over tiles. ``StyleTransfer.plan`` holds the choice.
+A style image that would be processed over ``MAX_SIZE`` (a strip so narrow that its short side reaches
+the network's smallest only beyond it) is refused.
 
 A scale ends after its share of the steps, or early when the loss improved by less than
 ``early_stop_tol`` (relative) over ``early_stop_patience`` steps. A non-finite loss ends the run
@@ -56,7 +59,7 @@ import torch
 from PIL import Image
 
 from .color_modes import finish, prepare_inputs
-from .config import TransferConfig
+from .config import MAX_SIZE, TransferConfig
 from .device import resolve_device, resolve_precision
 from .features import VGG19Features, min_side
 from .image import resize_longest, resize_tensor, to_pil, to_tensor
@@ -188,8 +191,9 @@ class StyleTransfer:
         self.sizes = [longest for longest in pyramid(config.size, config.scales, config.min_scale_size)
                       if longest == config.size or min(self._level_shape(longest)) >= self.min_side]
         self.steps_per_scale = split_steps(config.steps, len(self.sizes))
-        self.plan = plan_memory(model, [self._level_shape(longest) for longest in self.sizes], config,
-                                self.device, dtype=self.dtype)
+        shapes = [self._level_shape(longest) for longest in self.sizes]
+        self.plan = plan_memory(model, shapes, config, self.device, dtype=self.dtype,
+                                style_shapes=[self._style_shapes(shape) for shape in shapes])
         self.total = sum(self.steps_per_scale)
         self.stop_reason: str | None = None  # "finished", "converged", "cancelled" or "nan"
         self.history: list[dict[str, float]] = []
@@ -235,6 +239,33 @@ class StyleTransfer:
         scale = longest / max(h, w)
         return max(1, round(h * scale)), max(1, round(w * scale))
 
+    def _style_side(self, style: Image.Image, shape: tuple[int, int], scale: float) -> int:
+        """The longest side style image ``style`` is processed at for a scale of ``shape``: ``style_scale *
+        scale`` times the scale's longest side, more if its short side would otherwise be under ``min_side``."""
+        w, h = style.size
+        return max(round(max(shape) * self.config.style_scale * scale),
+                   math.ceil(self.min_side * max(w, h) / min(w, h)))
+
+    def _style_shapes(self, shape: tuple[int, int]) -> list[tuple[int, int]]:
+        """``(H, W)`` of each style image with a weight, as processed for a scale of ``shape``; ``ValueError``
+        for one that would be processed over ``MAX_SIZE`` (a narrow strip, whose short side needs it)."""
+        c = self.config
+        n = len(self.styles)
+        shapes = []
+        for i, (weight, scale, style) in enumerate(zip(c.style_blend_weights or (1.0,) * n,
+                                                       c.style_scales or (1.0,) * n, self.styles)):
+            if weight == 0 or c.style_weight == 0:
+                continue  # not measured at all
+            longest = self._style_side(style, shape, scale)
+            if longest > MAX_SIZE:
+                raise ValueError(f"style image {i + 1} is {style.width}x{style.height} px: for its short side to "
+                                 f"reach {self.min_side} px it would be processed {longest} px long, over the "
+                                 f"limit of {MAX_SIZE} px; crop it closer to a square")
+            w, h = style.size
+            ratio = longest / max(w, h)
+            shapes.append((max(1, round(h * ratio)), max(1, round(w * ratio))))
+        return shapes
+
     def _features(self, image: torch.Tensor, layers: Sequence[str]) -> dict[str, torch.Tensor]:
         autocast = (
             torch.autocast(self.device.type, dtype=torch.bfloat16)
@@ -245,7 +276,7 @@ class StyleTransfer:
             feats = self.model(image, layers, pooling=self.config.pooling)
         return {k: v.float() for k, v in feats.items()}
 
-    def _targets(self, shape: tuple[int, int], tiling: Tiling | None = None):
+    def _targets(self, shape: tuple[int, int], tiling: Tiling | None = None, style_tiling: Tiling | None = None):
         c = self.config
         content_targets = {}
         content_tensor = None
@@ -257,11 +288,12 @@ class StyleTransfer:
                         content_targets = self._features(content_tensor, c.content_layers)
                     else:
                         content_targets = feature_maps(self._features, content_tensor, c.content_layers, tiling)
-        return content_tensor, content_targets, self._style_terms(shape, tiling)
+        return content_tensor, content_targets, self._style_terms(shape, style_tiling)
 
     @torch.no_grad()
     def _style_grams(self, shape: tuple[int, int], tiling: Tiling | None = None) -> list[dict[str, torch.Tensor] | None]:
-        """Each style's Gram matrices ``A_l^(i)`` (of its masked region if it has one); None for weight 0."""
+        """Each style's Gram matrices ``A_l^(i)`` (of its masked region if it has one), whole or summed over
+        ``tiling``'s tiles (the plan's choice); None for weight 0."""
         c = self.config
         n = len(self.styles)
         blend = c.style_blend_weights or (1.0,) * n
@@ -273,9 +305,7 @@ class StyleTransfer:
                 grams.append(None)
                 continue
             # The style image's short side is kept at min_side or more, like the output's.
-            w, h = style.size
-            longest = max(round(max(shape) * c.style_scale * scale), math.ceil(self.min_side * max(w, h) / min(w, h)))
-            s = to_tensor(resize_longest(style, longest), self.device)
+            s = to_tensor(resize_longest(style, self._style_side(style, shape, scale)), self.device)
             if tiling is not None:  # measured in tiles, like the image it is matched to
                 masks = None if mask is None else \
                     layer_masks(resize_mask(mask, s.shape[-2:]).to(self.device), c.style_layers)
@@ -363,7 +393,7 @@ class StyleTransfer:
         says: ``evaluate(x)`` puts ``dL/dx`` in ``x.grad`` and returns ``L(x)`` and its terms, ``value(x)``
         only those; ``content`` is the content image at this scale (None without one)."""
         tiling = self.plan.levels[level].tiling
-        content, content_targets, style_terms = self._targets(shape, tiling)
+        content, content_targets, style_terms = self._targets(shape, tiling, self.plan.levels[level].style_tiling)
         config = self.level_config(shape)
         if tiling is None:
             objective = Objective(self._features, config, content_targets, style_terms, self.extra_terms)
@@ -434,6 +464,8 @@ class StyleTransfer:
                     final, _ = value(x)
                     if float(final) < self._best.loss:
                         self._best = _Best(float(final), x.detach().clone())
+                # The next scale's targets are computed without this one's optimiser state and objective.
+                optimizer = evaluate = value = None
             self.stop_reason = "converged" if converged else "finished"
         except GeneratorExit:
             self.stop_reason = self.stop_reason or "cancelled"

@@ -38,6 +38,7 @@ OUTPUT_SUFFIXES = (".mp4", ".gif", "")       # "" is a folder of PNG frames
 DEFAULT_FOLDER_FPS = 24.0
 GIF_SHORTEST_MS = 20                         # browsers play shorter GIF durations as 100 ms
 GIF_BROWSER_MS = 100
+GIF_LONGEST_MS = 655_350                     # a GIF duration is 16 bits of hundredths of a second
 H264_ENCODERS = ("libx264", "libopenh264")  # FFmpeg's software H.264 encoders, preferred first
 MAX_FRAME_PIXELS = 4096 * 4096               # a larger frame is refused before it is decoded
 MAX_CLIP_PIXELS = 256_000_000                # frames x pixels kept (after shrinking): 768 MB as 8-bit RGB
@@ -229,7 +230,7 @@ def _write_gif(frames: list[Image.Image], path: Path, fps: float) -> None:
         x += f.width
     palette = strip.quantize(colors=256, method=Image.Quantize.MEDIANCUT)
     indexed = [f.quantize(palette=palette, dither=Image.Dither.FLOYDSTEINBERG) for f in frames]
-    duration = max(GIF_SHORTEST_MS, round(100.0 / fps) * 10)  # GIF stores hundredths of a second
+    duration = min(max(GIF_SHORTEST_MS, round(100.0 / fps) * 10), GIF_LONGEST_MS)  # in hundredths of a second
     indexed[0].save(path, format="GIF", save_all=True, append_images=indexed[1:], duration=duration, loop=0,
                     optimize=False)
 

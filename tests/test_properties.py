@@ -115,7 +115,12 @@ def valid_settings(draw, *, run: bool = False, styles: int | None = None) -> dic
     # Leave some fields at their defaults, as outside data often does.
     kept = draw(st.sets(st.sampled_from(FIELDS)))
     always = ("content_weight", "style_weight", "content_layers", "style_layers")  # what other fields depend on
-    return {k: v for k, v in out.items() if k in kept or k in always}
+    out = {k: v for k, v in out.items() if k in kept or k in always}
+    # Style i is processed at size * style_scale * style_scales[i] px, which must stay within MAX_SIZE.
+    widest = out.get("size", TransferConfig().size) * max(out.get("style_scales") or [1.0])
+    if round(widest * out.get("style_scale", 1.0)) > MAX_SIZE:
+        out["style_scale"] = MAX_SIZE / widest * (1 - 1e-9)
+    return out
 
 
 def mixed_settings():
@@ -366,4 +371,4 @@ def test_option_values_refused_before_any_work(capsys, args):
     assert main(args) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("nst: error: ") and "no such file" not in err, err
-    assert ("--duration" in err and "at least 10" in err) or "expected one value" in err
+    assert ("--duration" in err and "from 10 to" in err) or "expected one value" in err

@@ -104,10 +104,3 @@ def open_image(path: str):
         print(f"nst: {path} is an animation of {image.info['frames']} frames; using its first", file=sys.stderr)
     return image
 
-
-def check_output(path: str) -> Path:
-    """``path`` as a ``Path``, if it names a PNG or JPEG."""
-    output = Path(path)
-    if output.suffix.lower() not in (".png", ".jpg", ".jpeg"):
-        raise UsageError(f"output {str(output)!r} must end in .png or .jpg")
-    return output

@@ -134,9 +134,10 @@ def typed_settings(args: argparse.Namespace) -> dict[str, Any]:
 
 def in_flag_terms(message: str) -> str:
     """A ``TransferConfig`` error with each setting named by its option: "early_stop_tol must be ..."
-    becomes "--early-stop must be ...", so the message names what the user typed."""
+    becomes "--early-stop must be ...", so the message names what the user typed. A name that is part of
+    a flag already there ("scales" in "--style-scales") is left alone."""
     flags = {name: s.flag for name, s in SPEC.items() if s.flag is not None}
-    pattern = r"\b(" + "|".join(map(re.escape, flags)) + r")\b"
+    pattern = r"(?<![\w-])(" + "|".join(map(re.escape, flags)) + r")(?![\w-])"
     return re.sub(pattern, lambda match: flags[match.group(1)], message)
 
 

@@ -31,6 +31,7 @@ from ..image import load_image, read_settings, save_image
 from ..presets import Preset, create, list_presets, load, push_to_hub, run_preset, save
 from ..record import result_record
 from .common import Parser, UsageError, add_machine_options, open_model
+from .outputs import check_writable, deliver
 from .options import add_setting_options, config_from_args
 from .preset_options import apply_preset
 from .progress import Progress
@@ -87,6 +88,10 @@ def _same_look(path: Path, preset: Preset) -> bool:
     return all(made.get(key) == wanted[key] for key in ("styles", "settings", "weights"))
 
 
+class _NotWritten(Exception):
+    """A batch result the disk refused (kept elsewhere if possible, as already said)."""
+
+
 def run_batch(args: argparse.Namespace) -> int:
     """Run ``python -m nst batch ...`` from parsed ``args``."""
     from ..optimize import StyleTransfer
@@ -97,6 +102,7 @@ def run_batch(args: argparse.Namespace) -> int:
         raise UsageError(f"INPUT_DIR {str(source)!r} is not a folder")
     if target.exists() and not target.is_dir():
         raise UsageError(f"OUTPUT_DIR {str(target)!r} exists and is not a folder")
+    check_writable(target, "OUTPUT_DIR", folder=True)
     if target.resolve() == source.resolve():
         raise UsageError("give an OUTPUT_DIR other than INPUT_DIR, so results are not taken for inputs")
     inputs = batch_inputs(source)
@@ -111,16 +117,19 @@ def run_batch(args: argparse.Namespace) -> int:
     made_with = run_preset(preset, config, (), model.source)
     outputs = batch_outputs(inputs, target)
     done = [not args.overwrite and out.exists() and _same_look(out, made_with) for out in outputs]
-    target.mkdir(parents=True, exist_ok=True)
 
     def save_result(run: RetryingTransfer, photo: Path, out: Path, stop_reason: str | None) -> None:
         """The run's image, with the settings it was made with: a lighter retry's are not the preset's,
-        so the next batch does that image again rather than count it as done."""
+        so the next batch does that image again rather than count it as done. Where the disk refuses
+        it, it is kept in the current directory or the temp folder, and the file counts as failed."""
         settings = result_record(run.config, weights=model.source, content=photo.name,
                                  styles=[s.file for s in preset.styles], preset=preset, preset_styles=True,
                                  extra={"stop_reason": stop_reason})
-        save_image(run.result(), out, settings)
-        progress.write(f"wrote {out}", sys.stdout)
+        image = run.result()
+        where = deliver(lambda path: save_image(image, path, settings), out, what=f"the result of {photo.name}",
+                        say=lambda line, stream: progress.write(line, stream))
+        if where != out:
+            raise _NotWritten(f"could not write {out}" + (f"; saved to {where}" if where is not None else ""))
 
     failures: list[tuple[str, str]] = []
     made = 0
@@ -145,11 +154,17 @@ def run_batch(args: argparse.Namespace) -> int:
                     raise RuntimeError("the loss became NaN; try a lower --lr or --style-weight")
                 save_result(run, photo, out, run.stop_reason)
                 made += 1
+            except _NotWritten as exc:
+                failures.append((photo.name, str(exc)))
             except (ValueError, RuntimeError, OSError, MemoryError) as exc:  # ImageError, PresetError: ValueErrors
                 message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
                 if run is not None and is_out_of_memory(exc) and run.has_image:
-                    save_result(run, photo, out, "out of memory")
-                    message = f"out of memory at the lightest settings tried; saved the best image so far ({message})"
+                    try:
+                        save_result(run, photo, out, "out of memory")
+                        message = (f"out of memory at the lightest settings tried; saved the best image so far "
+                                   f"({message})")
+                    except _NotWritten as unwritten:
+                        message = f"out of memory at the lightest settings tried ({message}); {unwritten}"
                 failures.append((photo.name, message))
                 progress.write(f"nst: {photo.name}: {failures[-1][1]}")
             progress.advance(1)

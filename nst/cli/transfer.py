@@ -17,12 +17,15 @@ import sys
 from pathlib import Path
 
 from .. import __version__
-from ..config import TransferConfig
+from ..config import MAX_SIZE, TransferConfig
 from ..record import result_record
 from ..image import save_image
 from ..texture import texture_config
-from .common import Parser, UsageError, add_machine_options, check_output, open_image, open_model, say, wrote
-from .options import add_setting_option, add_setting_options, check_counts, config_from_args, typed_settings
+from .common import Parser, UsageError, add_machine_options, open_image, open_model, say
+from .outputs import check_output, check_writable, deliver, reason
+from .options import (
+    add_setting_option, add_setting_options, check_counts, config_from_args, in_flag_terms, typed_settings,
+)
 from .preset_options import preset_for_transfer
 from .progress import Progress
 
@@ -121,7 +124,13 @@ def _transfer_config(args: argparse.Namespace) -> TransferConfig:
         raise UsageError("--photo-smoothing follows a CONTENT photo's edges: drop it with --texture")
     config = texture_config(config)
     if args.texture_size is not None:
-        config = config.replace(size=max(args.texture_size))
+        height, width = args.texture_size
+        if max(width, height) > MAX_SIZE:
+            raise UsageError(f"--texture-size {width}x{height}: the longest side may be at most {MAX_SIZE} px")
+        try:
+            config = config.replace(size=max(width, height))
+        except ValueError as exc:
+            raise UsageError(f"--texture-size {width}x{height}: {in_flag_terms(str(exc))}") from None
     return config
 
 
@@ -191,11 +200,14 @@ def run_transfer(args: argparse.Namespace) -> int:
     _check_mask_shapes(mask_images, [content] * len(styles), "--mask", "the CONTENT")
     _check_mask_shapes(image_mask_images, styles, "--style-mask", "its STYLE")
     model = open_model(args)
-    run = RetryingTransfer(
-        lambda c: StyleTransfer(model, content, styles, c, init_image=init_image, device=args.device,
-                                content_size=args.texture_size, style_masks=mask_images,
-                                style_image_masks=image_mask_images, default_style=default_style),
-        config)
+    try:  # the sizes and the memory plan are checked here, before anything runs
+        run = RetryingTransfer(
+            lambda c: StyleTransfer(model, content, styles, c, init_image=init_image, device=args.device,
+                                    content_size=args.texture_size, style_masks=mask_images,
+                                    style_image_masks=image_mask_images, default_style=default_style),
+            config)
+    except ValueError as exc:
+        raise UsageError(in_flag_terms(str(exc))) from None
     save_every = getattr(args, "save_every", 0)
 
     def settings_for(config: TransferConfig) -> dict:
@@ -208,7 +220,7 @@ def run_transfer(args: argparse.Namespace) -> int:
 
     say(args, run.attempt.plan.describe())
     progress = Progress(run.total, unit="step", quiet=args.quiet)
-    shown, out_of_memory = 0, None
+    shown, out_of_memory, step_failed = 0, None, False
     try:
         for event in run:
             if len(run.notices) > shown:  # out of memory: a lighter run started over
@@ -218,8 +230,14 @@ def run_transfer(args: argparse.Namespace) -> int:
                 progress.restart(run.total)
             progress.advance(1, f"loss {event.losses['total']:.4g}, {'x'.join(map(str, event.size[::-1]))} px")
             if save_every and event.image is not None and event.step % save_every == 0:
-                save_image(event.image, output.with_name(f"{output.stem}_step{event.step}.png"),
-                           settings_for(run.attempt.config))
+                step_file = output.with_name(f"{output.stem}_step{event.step}.png")
+                try:
+                    save_image(event.image, step_file, settings_for(run.attempt.config))
+                except OSError as exc:  # the run goes on: its result is what matters
+                    if not step_failed:
+                        progress.write(f"nst: warning: could not save {step_file} ({reason(exc)}); the run goes on",
+                                       sys.stderr)
+                    step_failed = True
     except KeyboardInterrupt:
         run.close()
     except Exception as exc:
@@ -230,18 +248,20 @@ def run_transfer(args: argparse.Namespace) -> int:
         progress.close()
     for notice in run.notices[shown:]:
         print(f"nst: {notice}", file=sys.stderr)
-    if out_of_memory is not None:
-        if not run.has_image:
-            print(f"nst: error: out of memory before the first step ({out_of_memory}); nothing saved. "
-                  "Try a smaller --size, or --device cpu", file=sys.stderr)
-            return 1
-        save_image(run.result(), output, {**settings_for(run.config), "stop_reason": "out of memory"})
-        wrote(output)
-        print(f"nst: error: out of memory at the lightest settings tried ({out_of_memory}); saved the best image "
-              f"so far to {output}. Try a smaller --size, or --device cpu", file=sys.stderr)
+    if out_of_memory is not None and not run.has_image:
+        print(f"nst: error: out of memory before the first step ({out_of_memory}); nothing saved. "
+              "Try a smaller --size, or --device cpu", file=sys.stderr)
         return 1
-    save_image(run.result(), output, {**settings_for(run.config), "stop_reason": run.stop_reason})
-    wrote(output)
+    image = run.result()
+    settings = {**settings_for(run.config), "stop_reason": "out of memory" if out_of_memory else run.stop_reason}
+    where = deliver(lambda path: save_image(image, path, settings), output, what="the image")
+    if out_of_memory is not None:
+        if where is not None:
+            print(f"nst: error: out of memory at the lightest settings tried ({out_of_memory}); saved the best image "
+                  f"so far to {where}. Try a smaller --size, or --device cpu", file=sys.stderr)
+        return 1
+    if where != output:  # saved elsewhere (said already), or nowhere
+        return 1
     if run.stop_reason == "nan":
         print("nst: error: the loss became NaN; saved the last good image. Try a lower --lr or --style-weight",
               file=sys.stderr)
@@ -255,7 +275,7 @@ def run_transfer(args: argparse.Namespace) -> int:
 def run_interpolation(args: argparse.Namespace) -> int:
     """Run ``python -m nst interpolate ...`` from parsed ``args``."""
     from ..interpolate import MAX_OUTPUTS, interpolate
-    from ..montage import grid, save_gif
+    from ..montage import MAX_DURATION_MS, grid, save_gif
 
     if not 2 <= args.count <= MAX_OUTPUTS:
         raise UsageError(f"-n must be from 2 (the two ends of the sweep) to {MAX_OUTPUTS} (each is a run of its "
@@ -264,12 +284,14 @@ def run_interpolation(args: argparse.Namespace) -> int:
         raise UsageError(f"--columns must be at least 1, got {args.columns}")
     if args.follow_steps is not None and args.follow_steps < 0:
         raise UsageError(f"--follow-steps must not be negative, got {args.follow_steps}")
-    if args.duration < 10:
-        raise UsageError(f"--duration must be at least 10 (milliseconds per GIF frame), got {args.duration}")
+    if not 10 <= args.duration <= MAX_DURATION_MS:
+        raise UsageError(f"--duration must be from 10 to {MAX_DURATION_MS} (milliseconds per GIF frame), "
+                         f"got {args.duration}")
     config = config_from_args(args)
     output = check_output(args.output)
     if args.gif is not None and Path(args.gif).suffix.lower() != ".gif":
         raise UsageError(f"--gif {args.gif!r} must end in .gif")
+    gif = check_writable(args.gif, "--gif") if args.gif is not None else None
     check_counts(config, 2)
     content = open_image(args.content)
     style_a, style_b = open_image(args.style_a), open_image(args.style_b)
@@ -294,11 +316,12 @@ def run_interpolation(args: argparse.Namespace) -> int:
                              extra={"interpolation": sweep.values[: len(images)],
                                     "follow_steps": sweep.jobs[-1].config.steps, "stop_reason": sweep.stop_reason})
     labels = None if args.no_labels else sweep.labels[: len(images)]
-    save_image(grid(images, args.columns, labels), output, settings)
-    wrote(output)
-    if args.gif is not None:
-        save_gif(images, args.gif, args.duration)
-        wrote(args.gif)
+    sheet = grid(images, args.columns, labels)
+    kept = deliver(lambda path: save_image(sheet, path, settings), output, what="the grid") == output
+    if gif is not None:
+        kept = deliver(lambda path: save_gif(images, path, args.duration), gif, what="the animation") == gif and kept
+    if not kept:  # written elsewhere (said already), or nowhere
+        return 1
     if sweep.stop_reason == "nan":
         print("nst: error: the loss became NaN; saved the outputs so far. Try a lower --lr or --style-weight",
               file=sys.stderr)

@@ -22,7 +22,8 @@ from ..flow import FLOW_METHODS
 from ..image import load_image
 from ..video import DEFAULT_TEMPORAL_WEIGHT, FRAME_INITS, VideoTransfer
 from ..video_io import check_output, read_clip, write_clip
-from .common import Parser, UsageError, add_machine_options, open_model, say, wrote
+from .common import Parser, UsageError, add_machine_options, open_model, say
+from .outputs import check_writable, deliver
 from .options import CLI_DEFAULTS, add_setting_options, check_counts, config_from_args
 from .progress import Progress
 
@@ -73,6 +74,19 @@ def build_video_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _output(text: str) -> Path:
+    """An ``-o`` path that this writes (``.mp4``, ``.gif`` or a folder of frames) and can write, checked up front."""
+    path = check_output(text)
+    return check_writable(path, "-o", folder=path.suffix == "")
+
+
+def _write_all(frames, paths: Sequence[Path], fps: float) -> bool:
+    """Write ``frames`` to every path (kept in the current or temp folder where the disk refuses); True when
+    each went where asked."""
+    return all([deliver(lambda where: write_clip(frames, where, fps), path, what="the video") == path
+                for path in paths])
+
+
 def _independent_path(path: Path) -> Path:
     return path.with_name(f"{path.stem}_independent{path.suffix}")
 
@@ -103,7 +117,7 @@ def video_main(argv: Sequence[str]) -> int:
     """``python -m nst video ...``; bad input raises ``UsageError`` / ``ValueError`` for ``nst.cli.main``."""
     args = build_video_parser().parse_args(list(argv))
     config = config_from_args(args)
-    outputs = [check_output(path) for path in args.output]
+    outputs = [_output(path) for path in args.output]
     if args.max_frames is not None and args.max_frames < 1:
         raise UsageError(f"--max-frames must be at least 1, got {args.max_frames}")
     if args.independent and args.compare:
@@ -123,16 +137,14 @@ def video_main(argv: Sequence[str]) -> int:
     if not images:
         print("nst: interrupted before the first frame had an image; nothing written", file=sys.stderr)
         return 130
-    for path in outputs:
-        wrote(write_clip(images, path, clip.fps))
+    kept = _write_all(images, outputs, clip.fps)
     print(f"flicker (mean warping error over reliable pixels, lower is steadier): {_flicker_text(video.flicker())}")
     print(f"flicker of the input clip itself: {_flicker_text(video.input_flicker())}")
     if finished and args.compare:
         baseline = VideoTransfer(model, clip.frames, styles, config, independent=True, **options)
         finished = _stylise(baseline, "independent", args.quiet)
         if baseline.results():
-            for path in outputs:
-                wrote(write_clip(baseline.results(), _independent_path(path), clip.fps))
+            kept = _write_all(baseline.results(), [_independent_path(path) for path in outputs], clip.fps) and kept
         ours, theirs = video.flicker(), baseline.flicker()
         print(f"flicker of independently stylised frames: {_flicker_text(theirs)}")
         if finished and ours and theirs:
@@ -144,4 +156,4 @@ def video_main(argv: Sequence[str]) -> int:
     if not finished:
         print(f"nst: interrupted; wrote the {len(images)} frame(s) so far", file=sys.stderr)
         return 130
-    return 0
+    return 0 if kept else 1

@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from ..config import TransferConfig
-from .preset import MAX_FILE_BYTES, PRESET_FILE, REPO_PATTERN, THUMBNAIL_FILE, Preset, PresetError
+from ..hub_ids import check_repo_id
+from .preset import MAX_FILE_BYTES, PRESET_FILE, THUMBNAIL_FILE, Preset, PresetError
 from .store import read, read_json, save
 
 CARD_FILE = "README.md"
@@ -108,8 +109,7 @@ def load_from_hub(repo_id: str, revision: str | None = None, *, token: str | boo
     """
     from huggingface_hub import snapshot_download
 
-    if not REPO_PATTERN.fullmatch(repo_id):
-        raise PresetError(f"{repo_id!r} is not a Hub repo id; write it user/name")
+    _check_repo_id(repo_id)
     what = f"preset {repo_id}" + (f"@{revision}" if revision else "")
     options: dict[str, Any] = {"repo_id": repo_id, "token": token, "cache_dir": cache_dir, "endpoint": endpoint,
                                "tqdm_class": _silent_tqdm()}
@@ -127,6 +127,14 @@ def load_from_hub(repo_id: str, revision: str | None = None, *, token: str | boo
     except _hub_errors() as exc:
         raise PresetError(_explain(exc, f"downloading {what}", repo_id, revision)) from exc
     return read(snapshot, root=root, origin=f"{repo_id}@{commit}")
+
+
+def _check_repo_id(repo_id: str) -> None:
+    """``PresetError`` unless ``repo_id`` is a repo id the Hub accepts (``nst.hub_ids``)."""
+    try:
+        check_repo_id(repo_id)
+    except ValueError as exc:
+        raise PresetError(str(exc)) from None
 
 
 def _cell(text: str) -> str:
@@ -195,8 +203,7 @@ def push_to_hub(preset: Preset, repo_id: str, token: str | None = None, *, priva
     commit; return the commit's URL. ``token`` defaults to ``HF_TOKEN`` or the saved login."""
     from huggingface_hub import HfApi
 
-    if not REPO_PATTERN.fullmatch(repo_id):
-        raise PresetError(f"{repo_id!r} is not a Hub repo id; write it user/name")
+    _check_repo_id(repo_id)
     if preset.folder is None:
         raise PresetError(f"preset {preset.name!r} holds settings only (it was restored from an image): "
                           "save it with its style images first, then push that folder")

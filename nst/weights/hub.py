@@ -30,6 +30,7 @@ from pathlib import Path
 
 import torch
 
+from ..hub_ids import check_repo_id
 from .files import load_file, save_features
 from .vgg import TORCHVISION, VGGWeights, WeightsUnavailable, convs_from_state_dict
 
@@ -197,6 +198,7 @@ def load_hub(
     """
     from huggingface_hub import get_hf_file_metadata, hf_hub_download, hf_hub_url
 
+    check_repo_id(repo_id)  # a ValueError, not WeightsUnavailable: bad input is not a reason to fall back
     revision = revision or "main"
     folder = _repo_folder(repo_id, Path(features_dir) if features_dir else features_cache_dir())
     ref = folder / "refs" / revision.replace("/", "--")
