@@ -12,7 +12,8 @@ A batch applies one preset to every image of a folder, one output ``<name>.png``
 progress bar. The preset's settings are the base and every option typed overrides its own. An
 output that exists and was made with the same preset and settings counts as done and is skipped,
 so an interrupted batch picks up where it stopped; a file that fails is reported and the rest carry
-on, and the exit status is 1 if any failed. An image that runs out of memory is retried lighter
+on, and the exit status is 1 if any failed. With ``--ray`` the images are styled on a Ray cluster,
+one task each, and written here as they arrive (``nst.cli.cluster``). An image that runs out of memory is retried lighter
 (``nst.recovery``) and saved with the settings it was made with, so the next batch (on a larger
 machine, say) does it again at the preset's own; if no retry fits, the best image so far is saved
 and the file counts as failed.
@@ -30,6 +31,7 @@ from typing import Callable, Sequence
 from ..image import load_image, read_settings, save_image
 from ..presets import Preset, create, list_presets, load, push_to_hub, run_preset, save
 from ..record import result_record
+from .cluster import add_ray_options
 from .common import Parser, UsageError, add_machine_options, open_model
 from .options import add_setting_options, config_from_args
 from .preset_options import apply_preset
@@ -59,6 +61,7 @@ def build_batch_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="redo outputs that already exist")
     add_setting_options(p)
     add_machine_options(p)
+    add_ray_options(p)
     return p
 
 
@@ -113,13 +116,20 @@ def run_batch(args: argparse.Namespace) -> int:
     done = [not args.overwrite and out.exists() and _same_look(out, made_with) for out in outputs]
     target.mkdir(parents=True, exist_ok=True)
 
+    def settings_of(config, photo: Path, stop_reason: str | None) -> dict:
+        """The settings an image is saved with: those it was made with, as a lighter retry's are not the
+        preset's, so the next batch does that image again rather than count it as done."""
+        return result_record(config, weights=model.source, content=photo.name, styles=[s.file for s in preset.styles],
+                             preset=preset, preset_styles=True, extra={"stop_reason": stop_reason})
+
+    if args.ray is not None:
+        from .cluster import batch_on_ray
+
+        return batch_on_ray(args, model=model, styles=styles, config=config, init_image=init_image, inputs=inputs,
+                            outputs=outputs, done=done, settings_of=settings_of)
+
     def save_result(run: RetryingTransfer, photo: Path, out: Path, stop_reason: str | None) -> None:
-        """The run's image, with the settings it was made with: a lighter retry's are not the preset's,
-        so the next batch does that image again rather than count it as done."""
-        settings = result_record(run.config, weights=model.source, content=photo.name,
-                                 styles=[s.file for s in preset.styles], preset=preset, preset_styles=True,
-                                 extra={"stop_reason": stop_reason})
-        save_image(run.result(), out, settings)
+        save_image(run.result(), out, settings_of(run.config, photo, stop_reason))
         progress.write(f"wrote {out}", sys.stdout)
 
     failures: list[tuple[str, str]] = []
