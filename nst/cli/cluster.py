@@ -80,6 +80,9 @@ def open_cluster(args: argparse.Namespace) -> Cluster:
         cluster = connect(args.ray)
     except RayUnavailable as exc:
         raise UsageError(str(exc)) from None
+    if getattr(args, "device", "auto") == "cuda" and not cluster.uses_gpus("cuda"):
+        cluster.close()
+        raise UsageError("--device cuda, but the Ray cluster has no GPUs: leave --device at auto")
     say(args, f"on {cluster.describe()}")
     return cluster
 
