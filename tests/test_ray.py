@@ -38,8 +38,8 @@ NAMES = ("field", "lion", "gate", "face")
 @pytest.fixture(scope="module")
 def local_ray():
     """A Ray of two CPUs on this machine for the whole module (the commands find it running and use it)."""
-    ray.init(address="local", num_cpus=2, include_dashboard=False, runtime_env=worker_environment(remote=False),
-             logging_level="ERROR")
+    ray.init(address="local", num_cpus=2, num_gpus=0, include_dashboard=False,
+             runtime_env=worker_environment(remote=False), logging_level="ERROR")
     yield
     ray.shutdown()
 
@@ -96,6 +96,15 @@ def test_a_batch_on_ray_makes_what_one_machine_makes_and_resumes(photos, look, w
     assert main(_batch(photos, look, weights_file, out)) == 1           # resumed: nothing made again
     assert "0 made, 4 already done, 1 failed" in capsys.readouterr().err
     assert _stamps(out) == stamps
+
+
+def test_cuda_asked_of_a_cluster_without_gpus_is_one_line(photos, look, weights_file, tmp_path, capsys):
+    argv = _batch(photos, look, weights_file, tmp_path / "out")
+    argv[argv.index("--device") + 1] = "cuda"
+    assert main(argv) == 2
+    assert capsys.readouterr().err.strip() == ("nst: error: --device cuda, but the Ray cluster has no GPUs: "
+                                               "leave --device at auto")
+    assert ray.is_initialized()                                         # the module's Ray is left running
 
 
 def test_each_worker_fetches_the_weights_once(photos, look, tiny_weights):

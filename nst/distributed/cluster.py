@@ -14,8 +14,8 @@ Ray is optional: ``ray_installed()`` says whether it can be imported (without im
 A Ray already initialised in this process is used as it is and left running by ``close()``.
 
 Workers must import ``nst``. On this machine the folder holding the package goes first on their
-``PYTHONPATH``; on another machine's cluster the package itself travels with the job (Ray's
-``runtime_env`` ``py_modules``), so the nodes need only its dependencies (``requirements.txt``).
+``PYTHONPATH``; on a cluster named by an address (or by ``RAY_ADDRESS``) the package itself travels
+with the job (Ray's ``runtime_env`` ``py_modules``), so the nodes need only its dependencies.
 ``NST_PRECISION``, when set, is passed on too.
 
 Resources (``Cluster.task_options``): a task asks for one GPU where the cluster has GPUs (and the
@@ -109,7 +109,7 @@ class Cluster:
     def describe(self) -> str:
         """``"a local Ray, 2 CPU cores"``, ``"ray://head:10001, 64 CPU cores and 8 GPUs"``."""
         resources = self.resources()
-        where = "a local Ray" if self.address == "auto" else self.address
+        where = self.address if self.address != "auto" else os.environ.get("RAY_ADDRESS") or "a local Ray"
         cores, gpus = int(resources.get("CPU", 0)), int(resources.get("GPU", 0))
         return f"{where}, {cores} CPU core{'s' * (cores != 1)}" + (f" and {gpus} GPU{'s' * (gpus != 1)}" if gpus else "")
 
@@ -127,7 +127,8 @@ def connect(address: str = "auto", *, num_cpus: int | None = None) -> Cluster:
     if ray.is_initialized():
         return Cluster(ray, address, owned=False)
     local = address == "auto"
-    options: dict[str, Any] = {"runtime_env": worker_environment(remote=not local), "logging_level": logging.ERROR}
+    elsewhere = not local or bool(os.environ.get("RAY_ADDRESS"))   # "auto" may name another machine's cluster
+    options: dict[str, Any] = {"runtime_env": worker_environment(remote=elsewhere), "logging_level": logging.ERROR}
     if num_cpus is not None:
         options["num_cpus"] = num_cpus
     try:

@@ -153,8 +153,8 @@ def style_first_frame(box: list, frame: Image.Image) -> Image.Image:
 
 def style_chunk(box: list, frames: Sequence[Image.Image], start: Image.Image | None) -> ChunkOutcome:
     """The Ray task of a clip chunk: ``frames`` in order with temporal consistency, the first starting
-    from ``start`` (the clip's styled first frame) for the follow-up steps; with ``start`` None, the
-    chunk's first frame is a whole run of its own (independent frames, or no first frame to share)."""
+    from ``start`` (the clip's styled first frame carried along the flow to it) for the follow-up steps;
+    with ``start`` None, the first is a whole run of its own (independent frames, or a clip in one chunk)."""
     shared, loaded = shared_for(box)
     torch.set_num_threads(shared.threads)
     options = dict(shared.video)
