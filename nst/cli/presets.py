@@ -12,11 +12,11 @@ A batch applies one preset to every image of a folder, one output ``<name>.png``
 progress bar. The preset's settings are the base and every option typed overrides its own. An
 output that exists and was made with the same preset and settings counts as done and is skipped,
 so an interrupted batch picks up where it stopped; a file that fails is reported and the rest carry
-on, and the exit status is 1 if any failed. With ``--ray`` the images are styled on a Ray cluster,
-one task each, and written here as they arrive (``nst.cli.cluster``). An image that runs out of memory is retried lighter
+on, and the exit status is 1 if any failed. An image that runs out of memory is retried lighter
 (``nst.recovery``) and saved with the settings it was made with, so the next batch (on a larger
 machine, say) does it again at the preset's own; if no retry fits, the best image so far is saved
-and the file counts as failed.
+and the file counts as failed. With ``--ray`` the images are styled on a Ray cluster, one task
+each, and written here as they arrive, by the same rules (``nst.cli.cluster``).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from typing import Callable, Sequence
 from ..image import load_image, read_settings, save_image
 from ..presets import Preset, create, list_presets, load, push_to_hub, run_preset, save
 from ..record import result_record
-from .cluster import add_ray_options
+from .cluster import add_ray_options, batch_on_ray
 from .common import Parser, UsageError, add_machine_options, open_model
 from .options import add_setting_options, config_from_args
 from .preset_options import apply_preset
@@ -123,8 +123,6 @@ def run_batch(args: argparse.Namespace) -> int:
                              preset=preset, preset_styles=True, extra={"stop_reason": stop_reason})
 
     if args.ray is not None:
-        from .cluster import batch_on_ray
-
         return batch_on_ray(args, model=model, styles=styles, config=config, init_image=init_image, inputs=inputs,
                             outputs=outputs, done=done, settings_of=settings_of)
 

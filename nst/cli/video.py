@@ -23,7 +23,7 @@ from ..flow import FLOW_METHODS
 from ..image import load_image
 from ..video import DEFAULT_TEMPORAL_WEIGHT, FRAME_INITS, VideoTransfer
 from ..video_io import check_output, read_clip, write_clip
-from .cluster import add_ray_options
+from .cluster import add_ray_options, video_on_ray
 from .common import Parser, UsageError, add_machine_options, open_model, say, wrote
 from .options import CLI_DEFAULTS, add_setting_options, check_counts, config_from_args
 from .progress import Progress
@@ -120,8 +120,6 @@ def video_main(argv: Sequence[str]) -> int:
     options = dict(frame_init=args.frame_init, temporal_weight=args.temporal_weight, long_term=args.long_term,
                    follow_steps=args.follow_steps, flow_method=args.flow, init_image=init_image, device=args.device)
     if args.ray is not None:
-        from .cluster import video_on_ray
-
         return video_on_ray(args, clip=clip, styles=styles, config=config, model=model, options=options,
                             outputs=outputs)
     video = VideoTransfer(model, clip.frames, styles, config, independent=args.independent, **options)
