@@ -15,7 +15,8 @@ so an interrupted batch picks up where it stopped; a file that fails is reported
 on, and the exit status is 1 if any failed. An image that runs out of memory is retried lighter
 (``nst.recovery``) and saved with the settings it was made with, so the next batch (on a larger
 machine, say) does it again at the preset's own; if no retry fits, the best image so far is saved
-and the file counts as failed.
+and the file counts as failed. With ``--ray`` the images are styled on a Ray cluster, one task
+each, and written here as they arrive, by the same rules (``nst.cli.cluster``).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from typing import Callable, Sequence
 from ..image import load_image, read_settings, save_image
 from ..presets import Preset, create, list_presets, load, push_to_hub, run_preset, save
 from ..record import result_record
+from .cluster import add_ray_options, batch_on_ray
 from .common import Parser, UsageError, add_machine_options, open_model
 from .outputs import check_writable, deliver
 from .options import add_setting_options, config_from_args
@@ -60,6 +62,7 @@ def build_batch_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="redo outputs that already exist")
     add_setting_options(p)
     add_machine_options(p)
+    add_ray_options(p)
     return p
 
 
@@ -118,13 +121,20 @@ def run_batch(args: argparse.Namespace) -> int:
     outputs = batch_outputs(inputs, target)
     done = [not args.overwrite and out.exists() and _same_look(out, made_with) for out in outputs]
 
+    def settings_of(config, photo: Path, stop_reason: str | None) -> dict:
+        """The settings an image is saved with: those it was made with, as a lighter retry's are not the
+        preset's, so the next batch does that image again rather than count it as done."""
+        return result_record(config, weights=model.source, content=photo.name, styles=[s.file for s in preset.styles],
+                             preset=preset, preset_styles=True, extra={"stop_reason": stop_reason})
+
+    if args.ray is not None:
+        return batch_on_ray(args, model=model, styles=styles, config=config, init_image=init_image, inputs=inputs,
+                            outputs=outputs, done=done, settings_of=settings_of)
+
     def save_result(run: RetryingTransfer, photo: Path, out: Path, stop_reason: str | None) -> None:
-        """The run's image, with the settings it was made with: a lighter retry's are not the preset's,
-        so the next batch does that image again rather than count it as done. Where the disk refuses
+        """The run's image, with the settings it was made with (``settings_of``). Where the disk refuses
         it, it is kept in the current directory or the temp folder, and the file counts as failed."""
-        settings = result_record(run.config, weights=model.source, content=photo.name,
-                                 styles=[s.file for s in preset.styles], preset=preset, preset_styles=True,
-                                 extra={"stop_reason": stop_reason})
+        settings = settings_of(run.config, photo, stop_reason)
         image = run.result()
         where = deliver(lambda path: save_image(image, path, settings), out, what=f"the result of {photo.name}",
                         say=lambda line, stream: progress.write(line, stream))

@@ -7,7 +7,8 @@ frames are stylised in order with temporal consistency (see ``nst.video``); the 
 the whole clip. At the end the flicker measure is printed (the mean warping error between
 consecutive outputs over reliable pixels, see ``nst.temporal``), with the input clip's own value;
 ``--compare`` also stylises every frame independently, writes that as ``OUT_independent.*`` and
-prints its flicker beside, so the gain is a number. Ctrl-C writes the frames done so far.
+prints its flicker beside, so the gain is a number. Ctrl-C writes the frames done so far. With
+``--ray`` the clip is styled in overlapping chunks in parallel on a Ray cluster (``nst.cli.cluster``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from ..flow import FLOW_METHODS
 from ..image import load_image
 from ..video import DEFAULT_TEMPORAL_WEIGHT, FRAME_INITS, VideoTransfer
 from ..video_io import check_output, read_clip, write_clip
+from .cluster import add_ray_options, video_on_ray
 from .common import Parser, UsageError, add_machine_options, open_model, say
 from .outputs import check_writable, deliver
 from .options import CLI_DEFAULTS, add_setting_options, check_counts, config_from_args
@@ -71,6 +73,7 @@ def build_video_parser() -> argparse.ArgumentParser:
                         "flicker measures")
     add_setting_options(p, defaults=VIDEO_DEFAULTS)
     add_machine_options(p)
+    add_ray_options(p, video=True)
     return p
 
 
@@ -130,6 +133,9 @@ def video_main(argv: Sequence[str]) -> int:
     model = open_model(args)
     options = dict(frame_init=args.frame_init, temporal_weight=args.temporal_weight, long_term=args.long_term,
                    follow_steps=args.follow_steps, flow_method=args.flow, init_image=init_image, device=args.device)
+    if args.ray is not None:
+        return video_on_ray(args, clip=clip, styles=styles, config=config, model=model, options=options,
+                            outputs=outputs)
     video = VideoTransfer(model, clip.frames, styles, config, independent=args.independent, **options)
     say(args, f"{len(clip.frames)} frame(s) at {clip.fps:g} fps, {'x'.join(map(str, video.frames[0].size))} px")
     finished = _stylise(video, "independent" if args.independent else "video", args.quiet)
