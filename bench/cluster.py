@@ -85,7 +85,8 @@ def batch_alone(model, styles, config, paths) -> dict:
 def clip_runs(cluster, model, style, args) -> dict:
     """The clip on one machine and in chunks on ``cluster``: flicker overall and at the seams."""
     from nst.config import TransferConfig
-    from nst.distributed.chunks import pair_errors, seam_flicker, seam_pairs
+    from nst.distributed.chunks import seam_flicker, seam_pairs
+    from nst.temporal import pair_errors
     from nst.distributed.video import ChunkedVideo
     from nst.video import VideoTransfer
     from nst.video_io import read_clip

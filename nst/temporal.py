@@ -76,15 +76,13 @@ def warping_error(output: torch.Tensor, earlier_output: torch.Tensor, link: Corr
     return float((c * (output - omega).pow(2)).sum() / (output.shape[1] * reliable))
 
 
-def flicker(outputs: Sequence[Image.Image], frames: Sequence[Image.Image], method: str = "dis",
-            links: Sequence[Correspondence | None] | None = None) -> float:
-    """``E_warp``: the mean warping error between consecutive ``outputs`` (pixels in [0, 1]) over the
-    pixels that the flow between consecutive input ``frames`` trusts. ``links[t]`` (frame ``t`` to
-    ``t - 1``), where given, saves estimating that flow again. Frames are brought to the outputs' size."""
+def pair_errors(outputs: Sequence[Image.Image], frames: Sequence[Image.Image], method: str = "dis",
+                links: Sequence[Correspondence | None] | None = None) -> list[float]:
+    """The warping error of each consecutive pair of ``outputs`` (pixels in [0, 1]), ``[E_1 .. E_(T-1)]``,
+    over the pixels that the flow between consecutive input ``frames`` trusts. ``links[t]`` (frame ``t``
+    to ``t - 1``), where given, saves estimating that flow again. Frames are brought to the outputs' size."""
     if len(outputs) != len(frames):
         raise ValueError(f"{len(outputs)} output(s) for {len(frames)} frame(s): give one output per frame")
-    if len(outputs) < 2:
-        raise ValueError("flicker compares consecutive frames: give at least two")
     size = outputs[0].size
     inputs = [f if f.size == size else f.resize(size, Image.LANCZOS) for f in frames]
     errors = []
@@ -93,4 +91,14 @@ def flicker(outputs: Sequence[Image.Image], frames: Sequence[Image.Image], metho
         if link is None or tuple(link.flow.shape[-2:]) != (size[1], size[0]):
             link = correspondence(inputs[t], inputs[t - 1], method)
         errors.append(warping_error(to_tensor(outputs[t]), to_tensor(outputs[t - 1]), link))
+    return errors
+
+
+def flicker(outputs: Sequence[Image.Image], frames: Sequence[Image.Image], method: str = "dis",
+            links: Sequence[Correspondence | None] | None = None) -> float:
+    """``E_warp``: the mean of ``pair_errors``, the warping error between consecutive ``outputs`` over the
+    pixels that the flow between consecutive input ``frames`` trusts."""
+    if len(outputs) < 2:
+        raise ValueError("flicker compares consecutive frames: give at least two")
+    errors = pair_errors(outputs, frames, method, links)
     return sum(errors) / len(errors)

@@ -14,12 +14,12 @@ from memory_limited import MemoryLimited
 from nst.cli import main
 from nst.config import TransferConfig
 from nst.distributed.chunks import (
-    Chunk, carry_along, fade_weight, flows_to_first, join_chunks, pair_errors, plan_chunks, seam_flicker, seam_pairs,
+    Chunk, carry_along, fade_weight, flows_to_first, join_chunks, plan_chunks, seam_flicker, seam_pairs,
 )
 from nst.distributed.cluster import check_address
 from nst.distributed.pool import TaskPool
 from nst.distributed.worker import style_image
-from nst.temporal import flicker
+from nst.temporal import flicker, pair_errors
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

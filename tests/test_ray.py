@@ -22,7 +22,8 @@ from nst.cli import main
 from nst.config import TransferConfig
 from nst.distributed import worker
 from nst.distributed.batch import ClusterBatch
-from nst.distributed.chunks import pair_errors, plan_chunks, seam_flicker, seam_pairs
+from nst.distributed.chunks import plan_chunks, seam_flicker, seam_pairs
+from nst.temporal import pair_errors
 from nst.distributed.cluster import connect, worker_environment
 from nst.features import VGG19Features
 from nst.image import read_settings

@@ -17,8 +17,8 @@ hard cut changes one frame pair by all of ``d``; the fade changes each of ``L + 
 ``|d|^2 / (L + 1)^2``.
 
 ``seam_pairs`` names the frame pairs ``(t - 1, t)`` a seam touches (``t`` in ``c_k - L .. c_k``);
-``pair_errors`` is each pair's warping error (``nst.temporal.warping_error``, flow from the input
-frames), whose mean is ``nst.temporal.flicker``; ``seam_flicker`` compares the seams' mean with the
+``nst.temporal.pair_errors`` is each pair's warping error (flow from the input frames), whose mean is
+``nst.temporal.flicker``; ``seam_flicker`` compares the seams' mean with the
 other pairs' mean.
 """
 
@@ -31,9 +31,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..flow import Correspondence, correspondence, estimate_flow, warp
+from ..flow import estimate_flow, warp
 from ..image import to_pil, to_tensor
-from ..temporal import warping_error
 
 
 @dataclass(frozen=True)
@@ -126,23 +125,6 @@ def seam_pairs(plan: Sequence[Chunk]) -> set[int]:
     """The ``t`` of the frame pairs ``(t - 1, t)`` that a seam touches: ``c_k - L .. c_k`` for every
     chunk after the first (the pair into its first faded frame through the pair out of its last)."""
     return {t for chunk in plan[1:] for t in range(max(1, chunk.start), chunk.own + 1)}
-
-
-def pair_errors(outputs: Sequence[Image.Image], frames: Sequence[Image.Image], method: str = "dis",
-                links: Sequence[Correspondence | None] | None = None) -> list[float]:
-    """The warping error of each consecutive pair of ``outputs``, ``[E_1 .. E_(T-1)]``, over the pixels
-    the flow between consecutive input ``frames`` trusts (``nst.temporal.flicker`` is their mean)."""
-    if len(outputs) != len(frames):
-        raise ValueError(f"{len(outputs)} output(s) for {len(frames)} frame(s): give one output per frame")
-    size = outputs[0].size
-    inputs = [f if f.size == size else f.resize(size, Image.LANCZOS) for f in frames]
-    errors = []
-    for t in range(1, len(outputs)):
-        link = links[t] if links is not None and t < len(links) else None
-        if link is None or tuple(link.flow.shape[-2:]) != (size[1], size[0]):
-            link = correspondence(inputs[t], inputs[t - 1], method)
-        errors.append(warping_error(to_tensor(outputs[t]), to_tensor(outputs[t - 1]), link))
-    return errors
 
 
 def seam_flicker(errors: Sequence[float], seams: set[int]) -> tuple[float | None, float | None]:

@@ -32,10 +32,10 @@ from PIL import Image
 
 from ..config import TransferConfig
 from ..optimize import StyleTransfer
-from ..temporal import flicker
+from ..temporal import flicker, pair_errors
 from ..video import DEFAULT_TEMPORAL_WEIGHT, VideoTransfer
 from . import worker
-from .chunks import carry_along, flows_to_first, join_chunks, pair_errors, plan_chunks, seam_flicker, seam_pairs
+from .chunks import carry_along, flows_to_first, join_chunks, plan_chunks, seam_flicker, seam_pairs
 from .cluster import Cluster
 from .pool import DEFAULT_RETRIES, TaskPool, error_text
 from .worker import Shared
