@@ -16,7 +16,10 @@ Which control a setting gets:
   steps, scales: what the page caps anyway), or one whose slider (``Setting.ui``) spans all it may be;
 * any other number is a number box within SPEC's bounds (weights span orders of magnitude, and a
   preset's style weight of 1e4 or seed of 12345 must come through unchanged);
-* a choice is a dropdown, a list of layers a multi-select dropdown of VGG-19's layers.
+* a choice is a dropdown, a list of layers a multi-select dropdown of VGG-19's layers;
+* the loss weights alpha and beta are number boxes under "Advanced": what most visitors move is the
+  Style strength slider above the settings (``studio.strength``), a view of beta that sets it. The
+  handlers (and the API) take ``style_weight``; the strength is recorded with each result.
 
 Handlers take the form's values by name (``**settings``: Gradio passes the controls as keyword
 arguments, see ``studio.wiring``); ``Form.values`` fills in what a direct call leaves out with the
@@ -42,6 +45,7 @@ from nst.settings import Setting
 
 from . import runtime
 from .inputs import checked_number, image_input, whole
+from .strength import link, strength_slider
 
 PREVIEWS_PER_RUN = 20   # preview images sent during one run (sets preview_every from the steps)
 APP_CAPS: dict[str, Callable[[], int]] = {"size": lambda: runtime.size_limit()}   # the app's own upper bounds
@@ -49,6 +53,7 @@ APP_DEFAULTS: dict[str, Callable[[], Any]] = {"size": lambda: runtime.default_si
                                               "steps": lambda: runtime.default_steps()}
 NOT_FROM_PRESETS = ("style_blend_weights", "preview_every")  # a tab's blend sliders and the steps set these
 INIT_IMAGE = "init_image"   # the one value of a form that is not a setting: the image a run starts from
+LOSS_WEIGHTS = ("content_weight", "style_weight")   # alpha and beta: under "Advanced", the Style strength above
 
 
 def is_slider(setting: Setting) -> bool:
@@ -209,29 +214,38 @@ class Form:
         return shown
 
     def build(self, tab: str) -> dict[str, gr.Component]:
-        """The controls, in ``keys`` order, in a "Settings" accordion (layers and the init image under
-        "Advanced"); each control's ``elem_id`` is ``"{tab}-{name}"``. Call inside a ``gr.Blocks``."""
-        groups = {"slider": [], "number": [], "choice": [], "advanced": []}
+        """The controls, in ``keys`` order, in a "Settings" accordion: first the Style strength slider
+        (``studio.strength``) when the form has a style weight, then the sliders, number boxes and choices;
+        the weights alpha and beta, the layers and the init image under "Advanced". Each control's
+        ``elem_id`` is ``"{tab}-{name}"``. Call inside a ``gr.Blocks``."""
+        groups = {"slider": [], "number": [], "choice": [], "weights": [], "advanced": []}
         for name in self.names:
             setting = SPEC[name]
-            kind = ("advanced" if setting.kind == "layers" else "choice" if setting.kind == "choice"
-                    else "slider" if is_slider(setting) else "number")
+            kind = ("advanced" if setting.kind == "layers" else "weights" if name in LOSS_WEIGHTS
+                    else "choice" if setting.kind == "choice" else "slider" if is_slider(setting) else "number")
             groups[kind].append(name)
         controls: dict[str, gr.Component] = {}
         with gr.Accordion("Settings", open=True):
+            knob = strength_slider(tab, self.default("style_weight")) if "style_weight" in self.names else None
             for kind in ("slider", "number", "choice"):
                 if groups[kind]:
                     with gr.Row():
                         for name in groups[kind]:
                             controls[name] = self._control(name)
-            if groups["advanced"] or self.init_image:
+            if groups["weights"] or groups["advanced"] or self.init_image:
                 with gr.Accordion("Advanced", open=False):
+                    if groups["weights"]:
+                        with gr.Row():
+                            for name in groups["weights"]:
+                                controls[name] = self._control(name)
                     for name in groups["advanced"]:
                         controls[name] = self._control(name)
                     if self.init_image:
                         controls[INIT_IMAGE] = image_input("Init image (used when 'Start from' is image)", height=200)
         for name, control in controls.items():
             control.elem_id = f"{tab}-{name}"
+        if knob is not None:
+            link(knob, controls["style_weight"])
         return {name: controls[name] for name in self.keys}
 
     def _control(self, name: str) -> gr.Component:

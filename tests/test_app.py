@@ -16,6 +16,7 @@ import torch
 from PIL import Image, ImageDraw
 
 import nst
+from nst.config import SPEC
 from memory_limited import MemoryLimited
 from nst.features import VGG19Features
 from nst.weights import save_features
@@ -80,6 +81,7 @@ def test_a_run_shows_previews_and_losses_before_the_result(photo, painting):
     settings = final_settings(outputs)
     assert settings["mode"] == "single" and settings["stop_reason"] == "finished"
     assert settings["config"]["steps"] == FAST["steps"] and settings["content"] == "tubingen.jpg"
+    assert settings["style_strength"] == 50 and settings["config"]["style_weight"] == SPEC["style_weight"].default
     assert "Done: 6 steps" in outputs[-1][STATUS]
 
 
@@ -177,9 +179,11 @@ def test_out_of_memory_retries_smaller_and_says_so(photo, painting, tiny_weights
 
 def test_multiple_styles_skip_empty_slots(photo, painting, assets):
     scream = str(assets / "the_scream.jpg")
-    outputs = list(stylize_multi(photo, painting, 0.25, None, 1.0, scream, 0.75, None, 0.0, **FAST))
+    beta = 10 * SPEC["style_weight"].default  # what the Style strength slider sets at 75 %
+    outputs = list(stylize_multi(photo, painting, 0.25, None, 1.0, scream, 0.75, None, 0.0, **FAST, style_weight=beta))
     settings = final_settings(outputs)
     assert settings["styles"] == ["starry_night.jpg", "the_scream.jpg"]
+    assert settings["config"]["style_weight"] == beta and settings["style_strength"] == 75, "the PNG records both"
     assert settings["config"]["style_blend_weights"] == [0.25, 0.75]
 
 
