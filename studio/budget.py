@@ -10,7 +10,8 @@ at a photo's 4:3), a step at a level of longest side ``s`` takes about ``p (s / 
     t_run = p / S0^2 * sum_k n_k s_k^2 = p * Plan(levels).total / S0^2.
 
 A clip adds, for each frame after the first, its steps at the output size (``clip_levels``, as
-``nst.video.VideoTransfer.plan``). The first preview comes after ``preview_every`` steps of the
+``nst.video.VideoTransfer.plan``); its frames get the largest size from ``CLIP_SIZES`` whose default
+clip takes at most ``CLIP_TARGET_S`` (``clip_size``; ``GPU_CLIP_SIZE`` on CUDA). The first preview comes after ``preview_every`` steps of the
 coarsest level: ``t_preview = preview_every * p (s_0 / S0)^2``.
 
 **The measurement** (``pass_seconds``): once per process and weights, on first use (the page's first
@@ -58,6 +59,9 @@ FLOOR_SIZE = 256           # px: the smallest default size (below it, fewer step
 SIZE_STEP = 32             # px between the sizes tried
 MIN_STEP_SHARE = 0.25      # a slow host keeps at least this share of the default steps
 GPU_DEFAULTS = (512, 300)  # size and steps on CUDA
+CLIP_TARGET_S = 120.0      # seconds a default clip may take on the CPU
+CLIP_SIZES = (128, 256)    # px: the smallest and largest default size of a clip's frames on the CPU
+GPU_CLIP_SIZE = 384        # px: of a clip's frames on CUDA
 PREVIEWS_PER_RUN = 20      # preview images sent during one run (sets preview_every from the steps)
 
 logger = logging.getLogger("nst.app")
@@ -217,6 +221,28 @@ def default_size() -> int:
 def default_steps() -> int:
     """The Steps slider's starting value on this device."""
     return defaults().steps
+
+
+def choose_clip(pass_s: float, limit: int, frames: int) -> int:
+    """The default size of a clip of ``frames`` frames (at the default steps): the largest of ``CLIP_SIZES``
+    and the sizes between, in ``SIZE_STEP`` px, whose clip takes at most ``CLIP_TARGET_S``."""
+    low, high, steps = min(CLIP_SIZES[0], limit), min(CLIP_SIZES[1], limit), choose(pass_s, limit).steps
+    for size in range(high, low, -SIZE_STEP):
+        if seconds(clip_levels(TransferConfig(size=size, steps=steps), frames), pass_s) <= CLIP_TARGET_S:
+            return size
+    return low
+
+
+def clip_size() -> int:
+    """The default longest side of a clip's frames here: ``GPU_CLIP_SIZE`` on CUDA, else chosen by
+    measurement for the default number of frames (before it: the smallest, ``CLIP_SIZES[0]``)."""
+    limit = runtime.size_limit()
+    if runtime.device().type == "cuda":
+        return min(GPU_CLIP_SIZE, limit)
+    pass_s = pass_seconds()
+    if pass_s is None:
+        return min(CLIP_SIZES[0], limit)
+    return choose_clip(pass_s, limit, runtime.video_frames()[0])
 
 
 def for_this_device(config: TransferConfig) -> TransferConfig:

@@ -278,4 +278,4 @@ TEXTURE = TRANSFER.without("size", "content_weight", "init", "content_layers", i
 EXPLORE = TRANSFER.without("init", "scales", "content_layers", "style_layers", init_image=False,
                            size=lambda: min(128, runtime.size_limit()),
                            steps=lambda: max(1, budget.default_steps() // 2))
-VIDEO = TRANSFER.without("init", "content_layers", "style_layers", init_image=False, size=lambda: runtime.video_size())
+VIDEO = TRANSFER.without("init", "content_layers", "style_layers", init_image=False, size=lambda: budget.clip_size())

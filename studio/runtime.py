@@ -39,7 +39,6 @@ SIZE_LIMITS = {"cuda": 1024, "cpu": 512}    # longest side allowed on each kind 
 TIME_LIMITS = {"cuda": 1800, "cpu": 900}     # seconds a run may take before it stops as Stop does
 DEFAULT_QUEUE_SIZE = 32                      # runs that may wait for the device (NST_QUEUE_SIZE overrides)
 GPU_SECONDS = 240                            # what one run may take on ZeroGPU hardware
-VIDEO_SIZES = {"cuda": 384, "cpu": 128}     # default longest side of a video's frames
 VIDEO_FRAMES = {"cuda": (48, 240), "cpu": (8, 24)}  # default and most frames of a clip on each device
 
 
@@ -56,11 +55,6 @@ def size_limit() -> int:
     """The longest side allowed here (``NST_MAX_SIZE`` overrides the device's default)."""
     return env.whole("NST_MAX_SIZE", _per_device(SIZE_LIMITS), SPEC["size"].low, "pixels (the longest side a run "
                      "may make)", _per_device(SIZE_LIMITS))
-
-
-def video_size() -> int:
-    """The default longest side of a clip's frames on this device, within ``size_limit()``."""
-    return min(_per_device(VIDEO_SIZES), size_limit())
 
 
 def video_frames() -> tuple[int, int]:

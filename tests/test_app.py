@@ -13,7 +13,7 @@ import gradio as gr
 import pandas as pd
 import pytest
 import torch
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageSequence
 
 import nst
 from nst.config import SPEC
@@ -31,7 +31,7 @@ from studio.tabs.masked import stylize_masked
 from studio.tabs.multi import interpolate, stylize_multi
 from studio.tabs.single import stylize
 from studio.tabs.texture import texture
-from studio.tabs.video import stylize_video
+from studio.tabs.video import playback_fps, stylize_video
 
 SKIP = gr.skip()
 PREVIEW, PLOT, STATUS, RESULT, DOWNLOAD = range(5)
@@ -132,6 +132,20 @@ def test_the_time_limit_stops_sweeps_and_clips_too(photo, painting, monkeypatch)
     *_, status, gif, mp4, player = list(stylize_video(clip, style, max_frames=3, size=48, steps=50, scales=1))[-1]
     assert status.startswith(TIME_LIMIT_SAYS) and HOW_TO_GET_FURTHER in status
     assert Path(gif).is_file() and Path(mp4).is_file()
+
+
+@pytest.mark.parametrize("frames, fps, played", [(8, 25, 4), (3, 25, 1.5), (48, 24, 24), (90, 30, 30)])
+def test_a_clip_plays_for_at_least_two_seconds(frames, fps, played):
+    assert playback_fps(frames, fps) == played and frames / played >= 2
+
+
+def test_a_short_clip_is_played_slower_and_says_so():
+    clip, style = str(runtime.EXAMPLES / "sintel_8f.gif"), str(runtime.EXAMPLES / "starry_night.jpg")
+    *_, status, gif, mp4, player = list(stylize_video(clip, style, max_frames=3, size=48, steps=2, scales=1))[-1]
+    assert "3 frame(s) at 1.5 fps (the clip's 25 fps, slowed so that it lasts longer)" in status
+    with Image.open(gif) as made:
+        durations = [frame.info["duration"] for frame in ImageSequence.Iterator(made)]
+    assert len(durations) == 3 and sum(durations) >= 2000
 
 
 def test_time_limit_defaults_per_device_and_0_turns_it_off(monkeypatch):

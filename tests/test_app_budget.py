@@ -156,6 +156,25 @@ def test_the_first_visit_fills_in_the_measured_defaults_and_says_what_a_run_cost
     assert values["texture-width"] == values["texture-height"] == chosen.size
     assert values["explore-steps"] == chosen.steps // 2 and "each image of the grid" in values["explore-estimate"]
     assert "first preview after about" in values["single-estimate"]
+    frames = runtime.video_frames()[0]
+    clip = TransferConfig(size=values["video-size"], steps=chosen.steps, preview_every=budget.previews_for(chosen.steps))
+    assert values["video-size"] == budget.choose_clip(SLOW, 512, frames)
+    assert values["video-estimate"] == estimate.run_line(clip, SLOW, frames, "a clip of these frames at these settings")
+    assert values["video-estimate"].startswith("On this CPU a clip of these frames at these settings takes about")
+
+
+def test_a_clip_gets_the_largest_size_a_default_clip_affords_here(measured, monkeypatch):
+    frames = runtime.video_frames()[0]
+    assert budget.choose_clip(0.01, 512, frames) == budget.CLIP_SIZES[1]
+    assert budget.choose_clip(CRAWL, 512, frames) == budget.CLIP_SIZES[0] and budget.choose_clip(0.01, 100, 8) == 100
+    middle = budget.choose_clip(0.2, 512, frames)
+    steps = budget.choose(0.2, 512).steps
+    assert budget.seconds(budget.clip_levels(TransferConfig(size=middle, steps=steps), frames), 0.2) \
+        <= budget.CLIP_TARGET_S
+    measured.seconds = 0.01
+    assert budget.clip_size() == budget.CLIP_SIZES[1]
+    monkeypatch.setattr(runtime, "device", lambda: torch.device("cuda"))
+    assert budget.clip_size() == budget.GPU_CLIP_SIZE >= 256, "a GPU's clips are 256 px or more"
 
 
 def test_the_estimate_follows_the_settings_and_says_nothing_when_unknown(measured):
