@@ -236,7 +236,7 @@ class Form:
                         for name in groups[kind]:
                             controls[name] = self._control(name)
             if groups["weights"] or groups["advanced"] or self.init_image:
-                with gr.Accordion("Advanced", open=False):
+                with gr.Accordion("Advanced", open=False, elem_id=f"{tab}-advanced"):
                     if groups["weights"]:
                         with gr.Row():
                             for name in groups["weights"]:
