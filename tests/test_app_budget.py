@@ -101,6 +101,14 @@ def test_the_machine_is_measured_once_on_first_use_and_never_while_the_page_is_b
     assert budget.pass_seconds() == FAST and measured.calls == 1, "measured once, then kept"
 
 
+def test_a_known_speed_can_be_assumed_instead_of_measured(measured):
+    budget.assume(0.165)  # what python -m studio.examples --pass-seconds 0.165 does
+    assert budget.default_size() == 512 and measured.calls == 0
+    for bad in (0, -1.0, float("nan"), "fast"):
+        with pytest.raises(ValueError, match="positive number of seconds"):
+            budget.assume(bad)
+
+
 def test_a_slow_host_gets_smaller_defaults(measured):
     measured.seconds = SLOW
     chosen = budget.defaults()
