@@ -26,6 +26,10 @@ carries), ``storage`` (the bounded output folder, writes that keep a result), ``
 examples, Continue, Stop), ``presets``, ``hub`` (the Hub without the host's credentials) and ``app``
 (the page).
 
+Every tab with a style weight shows a **Style strength** slider (``strength``, 0-100 %, 50 % the
+engine's default beta, a decade of beta per 25 points), with alpha and beta under "Advanced": the
+strength is a view of beta, so the API takes ``style_weight`` and a result records both.
+
 The handlers are plain functions of images and numbers, named as the API's endpoints (``stylize``,
 ``stylize_multi``, ``interpolate``, ``stylize_masked``, ``stylize_color``, ``texture``, ``explore``,
 ``stylize_video``, ``stop``, ``load_preset``, ``restore_settings``, ``save_preset``, ``push_preset``);

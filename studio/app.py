@@ -1,5 +1,9 @@
 """The page: ``build_demo()`` lays the tabs out, wires the presets across them and sets up the queue.
 
+The page is built without loading the weights; its first visit loads them (the runtime line says
+which) and measures this machine once (``studio.budget``), and every visit gets the measured defaults
+and the estimate lines with the runtime line (``studio.estimate``), so they arrive together.
+
 Every run shares one queue slot on the device; at most ``runtime.queue_size()`` runs wait for it, and
 a run asked for beyond that is refused with Gradio's "queue is full" message rather than kept
 waiting. Gradio's cache (uploads, and the copies of results it serves) is emptied of files older than
@@ -16,7 +20,7 @@ import sys
 
 import gradio as gr
 
-from . import limits, runtime
+from . import estimate, limits, runtime
 from .env import HostSettingError
 from .form import TRANSFER
 from .presets import FILL_OUTPUTS, MAX_STYLES, SAVED, wire_presets
@@ -30,7 +34,7 @@ INTRO = ("# Neural style transfer studio\n"
 
 def build_demo() -> gr.Blocks:
     """The whole studio as a ``gr.Blocks`` with its queue set up (one run at a time on the device)."""
-    with gr.Blocks(title=TITLE, delete_cache=limits.delete_cache()) as demo:
+    with gr.Blocks(title=TITLE, delete_cache=limits.delete_cache()) as demo, estimate.collecting() as measured:
         gr.Markdown(INTRO)
         line = gr.Markdown("**Device:** … · **Weights:** loading…", elem_id="runtime")
         single_preset, multi_preset = gr.State(None), gr.State(None)  # each tab's active preset
@@ -56,7 +60,10 @@ def build_demo() -> gr.Blocks:
                      [saving.name, saving.description, saving.credit, saving.licence, one.style, one.out.result],
                      {**{name: one.settings[name] for name in SAVED.keys}, "preset": single_preset})
 
-        demo.load(runtime.describe_runtime, None, line, api_visibility="private", concurrency_limit=None,
+        def page_load() -> list:
+            return [runtime.describe_runtime(), *measured.refresh()]
+
+        demo.load(page_load, None, [line, *measured.outputs], api_visibility="private", concurrency_limit=None,
                   concurrency_id="control", show_progress="hidden")
     demo.queue(default_concurrency_limit=1, max_size=runtime.queue_size())
     return demo

@@ -4,7 +4,8 @@ A ``Form`` names the settings a tab shows, in the order it shows them; everythin
 control comes from its ``Setting``: the label, the info text (its help), the kind of control, the
 bounds, the default. The app adds its own caps on top of SPEC's ranges (``control_range``): the
 Size slider ends at this machine's ``runtime.size_limit()``, and its starting value is the
-device's (``runtime.default_size()``, as for Steps).
+device's (``budget.default_size()``, as for Steps: on a CPU chosen by measuring it, see
+``studio.budget``; such a control is set again when the page is visited, ``estimate.device_default``).
 
 What comes from outside is held to the same caps as the form: ``Form.config`` caps the size and the
 steps, and lowers a preset's style scale so the paintings are processed within the size cap
@@ -16,7 +17,10 @@ Which control a setting gets:
   steps, scales: what the page caps anyway), or one whose slider (``Setting.ui``) spans all it may be;
 * any other number is a number box within SPEC's bounds (weights span orders of magnitude, and a
   preset's style weight of 1e4 or seed of 12345 must come through unchanged);
-* a choice is a dropdown, a list of layers a multi-select dropdown of VGG-19's layers.
+* a choice is a dropdown, a list of layers a multi-select dropdown of VGG-19's layers;
+* the loss weights alpha and beta are number boxes under "Advanced": what most visitors move is the
+  Style strength slider above the settings (``studio.strength``), a view of beta that sets it. The
+  handlers (and the API) take ``style_weight``; the strength is recorded with each result.
 
 Handlers take the form's values by name (``**settings``: Gradio passes the controls as keyword
 arguments, see ``studio.wiring``); ``Form.values`` fills in what a direct call leaves out with the
@@ -40,15 +44,17 @@ from nst.features import LAYER_NAMES
 from nst.presets import Preset
 from nst.settings import Setting
 
-from . import runtime
+from . import budget, runtime
+from .estimate import device_default
 from .inputs import checked_number, image_input, whole
+from .strength import link, strength_slider
 
-PREVIEWS_PER_RUN = 20   # preview images sent during one run (sets preview_every from the steps)
 APP_CAPS: dict[str, Callable[[], int]] = {"size": lambda: runtime.size_limit()}   # the app's own upper bounds
-APP_DEFAULTS: dict[str, Callable[[], Any]] = {"size": lambda: runtime.default_size(),
-                                              "steps": lambda: runtime.default_steps()}
+APP_DEFAULTS: dict[str, Callable[[], Any]] = {"size": lambda: budget.default_size(),   # this device's, measured
+                                              "steps": lambda: budget.default_steps()}
 NOT_FROM_PRESETS = ("style_blend_weights", "preview_every")  # a tab's blend sliders and the steps set these
 INIT_IMAGE = "init_image"   # the one value of a form that is not a setting: the image a run starts from
+LOSS_WEIGHTS = ("content_weight", "style_weight")   # alpha and beta: under "Advanced", the Style strength above
 
 
 def is_slider(setting: Setting) -> bool:
@@ -164,7 +170,8 @@ class Form:
         """A ``TransferConfig`` from ``preset`` (the base), the form's ``values`` and what the tab ``fixed``,
         or ``gr.Error`` with the config's own explanation. The size, the steps and the processed size of the
         paintings are capped to this machine (``capped``, ``fit_style_scale``); the steps set how often a
-        preview comes (``PREVIEWS_PER_RUN`` a run)."""
+        preview comes (``budget.PREVIEWS_PER_RUN`` a run, and the first within ``budget.FIRST_PREVIEW_S``
+        where the machine is measured)."""
         fields = {} if preset is None else {f.name: getattr(preset.config, f.name)
                                             for f in dataclasses.fields(TransferConfig)
                                             if f.name not in NOT_FROM_PRESETS}
@@ -182,11 +189,12 @@ class Form:
             fields["steps"] = capped(fields["steps"], "Steps", int(control_range("steps")[1]), " steps")
         steps = fields.get("steps")
         if isinstance(steps, int) and not isinstance(steps, bool) and steps > 0:
-            fields["preview_every"] = max(1, steps // PREVIEWS_PER_RUN)
+            fields["preview_every"] = budget.previews_for(steps)
         try:
             config = TransferConfig(**fields)
         except (TypeError, ValueError) as exc:
             raise gr.Error(f"Check the settings: {exc}") from None
+        config = config.replace(preview_every=budget.preview_every(config, budget.pass_seconds(measure_now=False)))
         return fit_style_scale(config)
 
     def extras(self, preset: Preset | None) -> dict[str, Any]:
@@ -209,29 +217,38 @@ class Form:
         return shown
 
     def build(self, tab: str) -> dict[str, gr.Component]:
-        """The controls, in ``keys`` order, in a "Settings" accordion (layers and the init image under
-        "Advanced"); each control's ``elem_id`` is ``"{tab}-{name}"``. Call inside a ``gr.Blocks``."""
-        groups = {"slider": [], "number": [], "choice": [], "advanced": []}
+        """The controls, in ``keys`` order, in a "Settings" accordion: first the Style strength slider
+        (``studio.strength``) when the form has a style weight, then the sliders, number boxes and choices;
+        the weights alpha and beta, the layers and the init image under "Advanced". Each control's
+        ``elem_id`` is ``"{tab}-{name}"``. Call inside a ``gr.Blocks``."""
+        groups = {"slider": [], "number": [], "choice": [], "weights": [], "advanced": []}
         for name in self.names:
             setting = SPEC[name]
-            kind = ("advanced" if setting.kind == "layers" else "choice" if setting.kind == "choice"
-                    else "slider" if is_slider(setting) else "number")
+            kind = ("advanced" if setting.kind == "layers" else "weights" if name in LOSS_WEIGHTS
+                    else "choice" if setting.kind == "choice" else "slider" if is_slider(setting) else "number")
             groups[kind].append(name)
         controls: dict[str, gr.Component] = {}
         with gr.Accordion("Settings", open=True):
+            knob = strength_slider(tab, self.default("style_weight")) if "style_weight" in self.names else None
             for kind in ("slider", "number", "choice"):
                 if groups[kind]:
                     with gr.Row():
                         for name in groups[kind]:
                             controls[name] = self._control(name)
-            if groups["advanced"] or self.init_image:
-                with gr.Accordion("Advanced", open=False):
+            if groups["weights"] or groups["advanced"] or self.init_image:
+                with gr.Accordion("Advanced", open=False, elem_id=f"{tab}-advanced"):
+                    if groups["weights"]:
+                        with gr.Row():
+                            for name in groups["weights"]:
+                                controls[name] = self._control(name)
                     for name in groups["advanced"]:
                         controls[name] = self._control(name)
                     if self.init_image:
                         controls[INIT_IMAGE] = image_input("Init image (used when 'Start from' is image)", height=200)
         for name, control in controls.items():
             control.elem_id = f"{tab}-{name}"
+        if knob is not None:
+            link(knob, controls["style_weight"])
         return {name: controls[name] for name in self.keys}
 
     def _control(self, name: str) -> gr.Component:
@@ -243,7 +260,10 @@ class Form:
             return gr.Dropdown(list(setting.choices), value=value, **common)
         if is_slider(setting):
             low, high = control_range(name)
-            return checked_number(gr.Slider(low, high, value=value, step=setting.ui[2], **common))
+            slider = checked_number(gr.Slider(low, high, value=value, step=setting.ui[2], **common))
+            if name in APP_DEFAULTS or callable(self.defaults.get(name)):  # measured when the page is visited
+                device_default(slider, lambda: self.default(name))
+            return slider
         return checked_number(gr.Number(value, minimum=setting.low, maximum=setting.high,
                                         step=setting.ui[2] if setting.ui else 1,
                                         precision=0 if setting.kind == "int" else None, **common))
@@ -257,5 +277,5 @@ TEXTURE = TRANSFER.without("size", "content_weight", "init", "content_layers", i
                            pooling="avg", tv_weight=0.0)
 EXPLORE = TRANSFER.without("init", "scales", "content_layers", "style_layers", init_image=False,
                            size=lambda: min(128, runtime.size_limit()),
-                           steps=lambda: max(1, runtime.default_steps() // 2))
-VIDEO = TRANSFER.without("init", "content_layers", "style_layers", init_image=False, size=lambda: runtime.video_size())
+                           steps=lambda: max(1, budget.default_steps() // 2))
+VIDEO = TRANSFER.without("init", "content_layers", "style_layers", init_image=False, size=lambda: budget.clip_size())

@@ -213,13 +213,14 @@ class SweepJob(_SequenceJob):
 
 
 class ClipJob(_SequenceJob):
-    """A clip at ``fps`` frames a second: see the module notes. Its outputs add the MP4 player."""
+    """A clip played at ``fps`` frames a second (its source's rate ``source_fps``, when slower than that):
+    see the module notes. Its outputs add the MP4 player."""
 
     outputs = (*OUTPUTS, "player")
 
-    def __init__(self, video: VideoTransfer, fps: float) -> None:
+    def __init__(self, video: VideoTransfer, fps: float, source_fps: float | None = None) -> None:
         super().__init__(video, video.config)
-        self.fps = fps
+        self.fps, self.source_fps = fps, source_fps
 
     def detail(self, event: SequenceEvent) -> str:
         return f"{event.label}, step {event.event.step}/{event.event.total}, {describe(event.event)}"
@@ -234,5 +235,7 @@ class ClipJob(_SequenceJob):
         flicker, floor = self.sequence.flicker(), self.sequence.input_flicker()
         measure = "" if flicker is None else (f"Flicker (mean warping error between consecutive frames): "
                                               f"{flicker:.3g}; the input clip's own: {floor:.3g}.")
-        note = f"{len(frames)} frame(s) at {self.fps:g} fps. {measure} {gif.note or mp4.note}".strip()
+        slowed = (f" (the clip's {self.source_fps:g} fps, slowed so that it lasts longer)"
+                  if self.source_fps and self.fps < self.source_fps else "")
+        note = f"{len(frames)} frame(s) at {self.fps:g} fps{slowed}. {measure} {gif.note or mp4.note}".strip()
         return {"result": gif.path or frames[-1], "download": mp4.path, "player": mp4.path}, note

@@ -3,8 +3,9 @@
 Results go to the output folder (``studio.storage``: bounded in count and bytes, and a result the folder
 refuses is kept elsewhere or handed back as it is). A result PNG carries its run's settings as a record
 (``result_record``, over the engine's ``nst.record``; ``nst.read_settings`` reads it back): the mode,
-the file names of the inputs, the config, the weights, the version, why the run ended and the steps
-done, and for a single image the preset that describes it.
+the file names of the inputs, the config, the weights, the version, why the run ended, the steps
+done, the style strength (``nst.strength.strength_of(config.style_weight)``, what the page's slider
+showed) and for a single image the preset that describes it.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import nst
 import nst.record
 from nst.config import TransferConfig
 from nst.presets import Preset
+from nst.strength import strength_of
 
 from .storage import keep
 
@@ -60,11 +62,12 @@ def result_record(mode: str, settings: dict[str, Any], config: TransferConfig, w
                   preset: Preset | None = None, with_preset: bool = False) -> dict[str, Any]:
     """What a result's PNG records (``nst.record.result_record``): ``settings`` (the input files' names,
     and what the tab adds), the ``mode``, the ``config`` it ran with, the ``weights``, why it ended, the
-    steps done and a sweep's ``labels``. ``with_preset``: also the preset that describes the run (a single
-    image): the tab's preset with its own paintings, so restoring the PNG brings them back, or a
-    settings-only preset naming the files used."""
+    steps done, the style strength and a sweep's ``labels``. ``with_preset``: also the preset that
+    describes the run (a single image): the tab's preset with its own paintings, so restoring the PNG
+    brings them back, or a settings-only preset naming the files used."""
     extra = {key: value for key, value in settings.items() if key not in ("content", "styles")}
-    extra.update(mode=mode, stop_reason=stop_reason, steps_done=steps_done)
+    extra.update(mode=mode, stop_reason=stop_reason, steps_done=steps_done,
+                 style_strength=strength_of(config.style_weight))
     if labels is not None:
         extra["labels"] = list(labels)
     return nst.record.result_record(

@@ -16,6 +16,9 @@ types, unless the host chose otherwise (``limits.push_policy()``: ``NST_ALLOW_PU
 result is untrusted data: its settings are checked like a preset's, and the preset it names is looked
 up only as a built-in or a Hub repo at a commit (``origin_here``), never as a path on this machine.
 What any preset brings is held to the form's caps (``studio.form``), its machine settings this host's.
+A preset is a look, not a machine budget: a built-in or Hub preset runs at this device's default size,
+steps and scales (``budget.for_this_device``: on a CPU, chosen by measuring it), whatever its file
+says; a restored result keeps its own, so that it can be made again.
 
 The fill handlers return the page's new values in ``FILL_OUTPUTS`` order (``gr.skip()`` leaves a
 component as it is).
@@ -37,7 +40,7 @@ from nst.config import TransferConfig
 from nst.presets import Preset, PresetError
 from nst.settings import shown
 
-from . import hub, runtime
+from . import budget, hub, runtime
 from .form import TRANSFER, for_this_host
 from .inputs import read_image, style_image
 from .storage import PRESETS, new_output
@@ -88,15 +91,20 @@ def _describe(preset: Preset, note: str) -> str:
     return "\n\n".join(lines)
 
 
-def _fill(preset: Preset, paintings: list[Image.Image] | None, note: str) -> tuple:
+def _fill(preset: Preset, paintings: list[Image.Image] | None, note: str, this_device: bool = False) -> tuple:
     """The page's new values for ``preset``, in ``FILL_OUTPUTS`` order (``gr.skip()`` leaves a component be).
+
+    ``this_device``: the preset is a look, so its budget (size, steps, scales, early stopping) is this
+    device's defaults (``budget.for_this_device``), for the form and for the settings without a control;
+    a restored result keeps its own, so that it can be made again.
 
     One painting goes to the Single style tab; a blend to the Multiple styles tab, its weights scaled
     down to the sliders' 0 to 1 when one is larger (the blend ``A = sum_i w_i A^(i) / sum_i w_i`` depends
     only on their ratios). ``paintings`` None keeps the paintings on the page (a result that carries
     settings only); the unused slots of a blend are then set to weight 0.
     """
-    preset = dataclasses.replace(preset, config=for_this_host(preset.config))
+    config = for_this_host(preset.config)
+    preset = dataclasses.replace(preset, config=budget.for_this_device(config) if this_device else config)
     count = len(preset.styles)
     if count > MAX_STYLES:
         raise gr.Error(f"Preset {preset.name} blends {count} paintings; this page blends at most {MAX_STYLES}")
@@ -150,7 +158,8 @@ def load_preset(spec, revision=""):
         paintings = preset.style_images()
     except (PresetError, OSError) as exc:
         raise gr.Error(f"The preset could not be loaded: {exc}") from None
-    return _fill(preset, paintings, "Loaded: its painting(s) and settings.")
+    return _fill(preset, paintings, "Loaded: its painting(s) and settings, at this machine's size and steps.",
+                 this_device=True)
 
 
 def choose_preset(evt: gr.SelectData):

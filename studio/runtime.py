@@ -12,8 +12,9 @@ Everything here is read when it is needed, never at import: the environment vari
 A number that cannot be used is an ``env.HostSettingError`` naming the variable (the budgets a public
 host sets are in ``studio.limits``).
 
-Runs compute on CUDA when present, else on the CPU with sizes capped. On Hugging Face ZeroGPU
-hardware ``on_gpu`` wraps a handler in ``spaces.GPU``.
+Runs compute on CUDA when present, else on the CPU with sizes capped (the default size and steps
+are ``studio.budget``'s: measured on a CPU). On Hugging Face ZeroGPU hardware ``on_gpu`` wraps a
+handler in ``spaces.GPU``.
 """
 
 from __future__ import annotations
@@ -35,12 +36,9 @@ from . import env
 ROOT = Path(__file__).resolve().parents[1]  # the repository: app.py, docs/, outputs/
 EXAMPLES = ROOT / "docs" / "examples"
 SIZE_LIMITS = {"cuda": 1024, "cpu": 512}    # longest side allowed on each kind of device
-DEFAULT_SIZES = {"cuda": 512, "cpu": 256}
-DEFAULT_STEPS = {"cuda": 300, "cpu": 100}
 TIME_LIMITS = {"cuda": 1800, "cpu": 900}     # seconds a run may take before it stops as Stop does
 DEFAULT_QUEUE_SIZE = 32                      # runs that may wait for the device (NST_QUEUE_SIZE overrides)
 GPU_SECONDS = 240                            # what one run may take on ZeroGPU hardware
-VIDEO_SIZES = {"cuda": 384, "cpu": 128}     # default longest side of a video's frames
 VIDEO_FRAMES = {"cuda": (48, 240), "cpu": (8, 24)}  # default and most frames of a clip on each device
 
 
@@ -57,21 +55,6 @@ def size_limit() -> int:
     """The longest side allowed here (``NST_MAX_SIZE`` overrides the device's default)."""
     return env.whole("NST_MAX_SIZE", _per_device(SIZE_LIMITS), SPEC["size"].low, "pixels (the longest side a run "
                      "may make)", _per_device(SIZE_LIMITS))
-
-
-def default_size() -> int:
-    """The Size slider's starting value: the device's default, within ``size_limit()``."""
-    return min(_per_device(DEFAULT_SIZES), size_limit())
-
-
-def default_steps() -> int:
-    """The Steps slider's starting value on this device."""
-    return _per_device(DEFAULT_STEPS)
-
-
-def video_size() -> int:
-    """The default longest side of a clip's frames on this device, within ``size_limit()``."""
-    return min(_per_device(VIDEO_SIZES), size_limit())
 
 
 def video_frames() -> tuple[int, int]:
@@ -130,8 +113,8 @@ def describe_runtime() -> str:
             name = ""
         where = f"**Device:** GPU{name}, outputs up to {size_limit()} px"
     else:
-        where = (f"**Device:** CPU: outputs are capped at {size_limit()} px and take a minute or two "
-                 f"(a GPU allows {SIZE_LIMITS['cuda']} px in seconds)")
+        where = (f"**Device:** CPU: outputs are capped at {size_limit()} px, each tab says how long a run takes "
+                 f"here (a GPU allows {SIZE_LIMITS['cuda']} px in seconds)")
     try:
         model = get_model()
     except gr.Error as exc:

@@ -1,11 +1,11 @@
 """How a tab's buttons start its runs: Run, a click on an example, Continue, and Stop.
 
-Every run of a tab goes through its Run button's one event: a click on an example fills the inputs
-and then clicks Run in the browser, and so does Continue after setting the init image. The event
-keeps Gradio's ``trigger_mode="once"``: while it is pending (queued or running) the page ignores
-further presses. (An example that ran its own event instead - ``gr.Examples`` with ``fn`` and
-``run_on_click``, or a ``.then`` after loading it - is a second event, so pressing Run during the
-example's run queued the same run again, behind it.)
+Every run of a tab goes through its Run button's one event, which keeps Gradio's
+``trigger_mode="once"``: while it is pending (queued or running) the page ignores further presses.
+A click on an example runs nothing: it fills the inputs and shows the example's result made ahead of
+time (``docs/examples/results/``, written by ``python -m studio.examples`` with the page's defaults),
+with a status line saying so; **Run** then makes a new one, once. Continue sets the init image and then
+clicks Run in the browser.
 
 The handler takes the tab's positional inputs in order and the settings form by name
 (``inputs_kwargs``; see ``studio.form``), so the API's parameter names are the handler's own
@@ -18,6 +18,8 @@ call; ``gradio_client`` joins the queue for every call, Stop included, and is re
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Sequence
 
 import gradio as gr
@@ -27,6 +29,10 @@ from .outputs import OutputPanel, continue_from
 from .stream import stop
 
 DEVICE_QUEUE = dict(concurrency_limit=1, concurrency_id="device")  # every run shares the one device
+RESULTS = runtime.EXAMPLES / "results"   # the examples' results, made ahead (python -m studio.examples)
+PRE_MADE = ("This is the example's result made ahead of time with this page's default settings "
+            "(shown smaller). Press **Run** to make a new one here.")
+NOT_MADE = "The example is loaded: press **Run** to run it."
 
 
 def click_js(button: gr.Button) -> str:
@@ -36,25 +42,55 @@ def click_js(button: gr.Button) -> str:
     return f"() => {{ document.getElementById({json.dumps(button.elem_id)}).click(); }}"
 
 
+def result_name(tab: str, row: Sequence[str]) -> str:
+    """The file name of the result made ahead for example ``row`` of ``tab``: ``{tab}-{stem}+{stem}....jpg``
+    (``.gif`` for a clip)."""
+    suffix = ".gif" if tab == "video" else ".jpg"
+    return f"{tab}-{'+'.join(Path(name).stem for name in row)}{suffix}"
+
+
+@dataclass(frozen=True)
+class Examples:
+    """A tab's example rows (file names in ``docs/examples``) and their ``gr.Examples``."""
+
+    tab: str
+    rows: tuple[tuple[str, ...], ...]
+    component: gr.Examples
+
+    def result(self, index: int) -> Path | None:
+        """The result made ahead for row ``index``, None when it is not there."""
+        path = RESULTS / result_name(self.tab, self.rows[index])
+        return path if path.is_file() else None
+
+    def show(self, picked) -> tuple:
+        """The panel's (result, status) for a click on an example (``picked``: the dataset's (index, row))."""
+        index = picked[0] if isinstance(picked, (tuple, list)) else picked
+        found = self.result(index) if isinstance(index, int) and 0 <= index < len(self.rows) else None
+        return (str(found), PRE_MADE) if found is not None else (gr.skip(), NOT_MADE)
+
+
 def examples(tab: str, rows: Sequence[Sequence[str]], inputs: list,
-             label: str = "Examples (click one to run it)") -> gr.Examples:
+             label: str = "Examples (click one to see its result, then Run to make it here)") -> Examples:
     """Example files from ``docs/examples`` for ``inputs``, with the ``elem_id`` ``"{tab}-examples"``;
-    ``wire_run`` makes a click on one run it."""
-    return gr.Examples([[str(runtime.EXAMPLES / name) for name in row] for row in rows], inputs, label=label,
-                       cache_examples=False, elem_id=f"{tab}-examples")
+    ``wire_run`` makes a click on one show its result made ahead."""
+    component = gr.Examples([[str(runtime.EXAMPLES / name) for name in row] for row in rows], inputs, label=label,
+                            cache_examples=False, elem_id=f"{tab}-examples")
+    return Examples(tab, tuple(tuple(row) for row in rows), component)
 
 
 def wire_run(fn, button: gr.Button, inputs: list, out: OutputPanel, api_name: str, *,
              settings: dict[str, gr.Component] | None = None, outputs: list | None = None,
-             examples: gr.Examples | None = None, continues: bool = True) -> None:
+             examples: Examples | None = None, continues: bool = True) -> None:
     """``fn`` on ``button`` with ``inputs`` in order and ``settings`` by name, streaming to ``outputs``
-    (default the panel's); a click on one of ``examples`` clicks ``button``, and so does the panel's
-    Continue (``continues``; it needs the form's init image) after setting the last result as the init."""
+    (default the panel's); a click on one of ``examples`` shows its result made ahead in the panel, and
+    the panel's Continue (``continues``; it needs the form's init image) sets the last result as the init
+    and clicks ``button``."""
     outputs = outputs or out.outputs
     button.click(runtime.on_gpu(fn), inputs, outputs, inputs_kwargs=settings or None, api_name=api_name,
                  show_progress_on=[outputs[3]], **DEVICE_QUEUE)
     if examples is not None:
-        examples.load_input_event.then(None, js=click_js(button), api_visibility="private", queue=False)
+        examples.component.load_input_event.then(examples.show, examples.component.dataset, [out.result, out.status],
+                                                 api_visibility="private", queue=False, show_progress="hidden")
     if continues and out.continue_ is not None and settings is not None and "init_image" in settings:
         out.continue_.click(continue_from, out.result, [settings["init_image"], settings["init"]],
                             api_visibility="private", queue=False).success(

@@ -13,9 +13,10 @@ import gradio as gr
 import pandas as pd
 import pytest
 import torch
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageSequence
 
 import nst
+from nst.config import SPEC
 from memory_limited import MemoryLimited
 from nst.features import VGG19Features
 from nst.weights import save_features
@@ -30,7 +31,7 @@ from studio.tabs.masked import stylize_masked
 from studio.tabs.multi import interpolate, stylize_multi
 from studio.tabs.single import stylize
 from studio.tabs.texture import texture
-from studio.tabs.video import stylize_video
+from studio.tabs.video import playback_fps, stylize_video
 
 SKIP = gr.skip()
 PREVIEW, PLOT, STATUS, RESULT, DOWNLOAD = range(5)
@@ -80,6 +81,7 @@ def test_a_run_shows_previews_and_losses_before_the_result(photo, painting):
     settings = final_settings(outputs)
     assert settings["mode"] == "single" and settings["stop_reason"] == "finished"
     assert settings["config"]["steps"] == FAST["steps"] and settings["content"] == "tubingen.jpg"
+    assert settings["style_strength"] == 50 and settings["config"]["style_weight"] == SPEC["style_weight"].default
     assert "Done: 6 steps" in outputs[-1][STATUS]
 
 
@@ -132,6 +134,20 @@ def test_the_time_limit_stops_sweeps_and_clips_too(photo, painting, monkeypatch)
     assert Path(gif).is_file() and Path(mp4).is_file()
 
 
+@pytest.mark.parametrize("frames, fps, played", [(8, 25, 4), (3, 25, 1.5), (48, 24, 24), (90, 30, 30)])
+def test_a_clip_plays_for_at_least_two_seconds(frames, fps, played):
+    assert playback_fps(frames, fps) == played and frames / played >= 2
+
+
+def test_a_short_clip_is_played_slower_and_says_so():
+    clip, style = str(runtime.EXAMPLES / "sintel_8f.gif"), str(runtime.EXAMPLES / "starry_night.jpg")
+    *_, status, gif, mp4, player = list(stylize_video(clip, style, max_frames=3, size=48, steps=2, scales=1))[-1]
+    assert "3 frame(s) at 1.5 fps (the clip's 25 fps, slowed so that it lasts longer)" in status
+    with Image.open(gif) as made:
+        durations = [frame.info["duration"] for frame in ImageSequence.Iterator(made)]
+    assert len(durations) == 3 and sum(durations) >= 2000
+
+
 def test_time_limit_defaults_per_device_and_0_turns_it_off(monkeypatch):
     assert runtime.time_limit() == runtime.TIME_LIMITS["cpu"] == 900
     monkeypatch.setenv("NST_TIME_LIMIT", "0")
@@ -177,9 +193,11 @@ def test_out_of_memory_retries_smaller_and_says_so(photo, painting, tiny_weights
 
 def test_multiple_styles_skip_empty_slots(photo, painting, assets):
     scream = str(assets / "the_scream.jpg")
-    outputs = list(stylize_multi(photo, painting, 0.25, None, 1.0, scream, 0.75, None, 0.0, **FAST))
+    beta = 10 * SPEC["style_weight"].default  # what the Style strength slider sets at 75 %
+    outputs = list(stylize_multi(photo, painting, 0.25, None, 1.0, scream, 0.75, None, 0.0, **FAST, style_weight=beta))
     settings = final_settings(outputs)
     assert settings["styles"] == ["starry_night.jpg", "the_scream.jpg"]
+    assert settings["config"]["style_weight"] == beta and settings["style_strength"] == 75, "the PNG records both"
     assert settings["config"]["style_blend_weights"] == [0.25, 0.75]
 
 

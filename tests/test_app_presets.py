@@ -13,6 +13,7 @@ The handlers return their outputs in ``FILL_OUTPUTS`` order; ``gr.skip()`` leave
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import socket
@@ -27,6 +28,7 @@ import nst
 import nst.presets
 from nst.cli import main as cli_main
 from nst.weights import save_features
+from studio import budget
 from studio.app import build_demo
 from studio.form import TRANSFER
 from studio.presets import FILL_OUTPUTS, NO_PRESET, choose_preset, forget_preset, load_preset, preset_gallery, push_preset, restore_settings, save_preset
@@ -92,15 +94,21 @@ def test_the_gallery_shows_every_builtin_with_its_name_and_description():
     assert Path(picture) == starry.thumbnail and caption == f"starry-night: {starry.description}"
 
 
+def on_this_device(preset: nst.presets.Preset) -> nst.presets.Preset:
+    """``preset`` as the page loads it: its look, this device's budget."""
+    return dataclasses.replace(preset, config=budget.for_this_device(preset.config))
+
+
 def test_a_one_painting_preset_fills_the_single_style_tab():
     preset = builtin("starry-night-colour")
     values = page(load_preset("starry-night-colour"))
     assert same_pixels(values["single_style"], preset.style_images()[0])
     for name in TRANSFER.names:
-        expected = getattr(preset.config, name)
+        expected = getattr(on_this_device(preset).config, name)
         assert values[f"single_{name}"] == (list(expected) if isinstance(expected, tuple) else expected), name
     assert values["single_style_weight"] == 30.0
-    assert values["single_preset"] == preset and values["single_preset"].origin == "starry-night-colour"
+    assert values["single_preset"] == on_this_device(preset)
+    assert values["single_preset"].origin == "starry-night-colour"
     assert untouched(values, "multi_")
     assert (values["preset_name"], values["preset_credit"]) == ("starry-night-colour", preset.styles[0].credit)
     assert "`preserve_color = luminance`" in values["preset_status"]  # a setting with no control, said aloud
@@ -116,7 +124,7 @@ def test_clicking_a_blend_in_the_gallery_fills_the_multiple_styles_tab():
     assert same_pixels(values["multi_style_1"], paintings[0]) and same_pixels(values["multi_style_2"], paintings[1])
     assert [values[f"multi_weight_{i}"] for i in (1, 2, 3, 4)] == [0.6, 0.4, 0.0, 0.0]
     assert values["multi_style_3"] is None and values["multi_style_4"] is None
-    assert values["multi_style_weight"] == preset.config.style_weight and values["multi_preset"] == preset
+    assert values["multi_style_weight"] == preset.config.style_weight and values["multi_preset"] == on_this_device(preset)
     assert untouched(values, "single_") and values["preset_name"] == SKIP
     assert "Multiple styles" in values["preset_status"]
 
@@ -143,7 +151,9 @@ def test_a_hub_preset_loads_through_the_hub_api(tmp_path, monkeypatch):
         monkeypatch.setenv("HF_ENDPOINT", hub.endpoint)
         values = page(load_preset(" alice/look ", ""))
         assert values["single_preset"].origin == f"alice/look@{commit}"
-        assert values["single_size"] == 96 and values["single_tv_weight"] == 0.5
+        assert values["single_tv_weight"] == 0.5, "the preset's look"
+        assert (values["single_size"], values["single_steps"]) == (budget.default_size(), budget.default_steps()), \
+            "this device's budget, not the preset's 96 px and 40 steps"
         assert "`tv_kind = squared`" in values["preset_status"] and "A. Painter, Red (1901)" in values["preset_status"]
         assert same_pixels(values["single_style"], look.style_images()[0])
         with pytest.raises(gr.Error, match="the Hub has no repo alice/none"):
@@ -161,6 +171,29 @@ def test_an_unreachable_hub_is_a_one_line_error(monkeypatch):
     monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port}")
     with pytest.raises(gr.Error, match="not in the local Hub cache, and the Hub is offline or unreachable"):
         load_preset("bob/look")
+
+
+@pytest.mark.parametrize("name", ["the-scream", "starry-scream"])
+def test_a_preset_is_a_look_that_runs_at_this_devices_size_and_steps(name, photo, tmp_path, monkeypatch):
+    monkeypatch.setattr(budget, "defaults", lambda measure_now=True: budget.Budget(64, 4))  # a slow CPU's, say
+    preset = builtin(name)
+    values = page(load_preset(name))
+    tab = "single" if len(preset.styles) == 1 else "multi"
+    form = {key: values[f"{tab}_{key}"] for key in TRANSFER.names}
+    assert (form["size"], form["steps"]) == (64, 4) and form["scales"] == nst.TransferConfig().scales
+    assert form["style_weight"] == preset.config.style_weight and form["pooling"] == preset.config.pooling
+    active = values[f"{tab}_preset"].config  # the settings without a control: the device's budget too
+    assert (active.min_scale_size, active.early_stop_tol) == (nst.TransferConfig().min_scale_size,
+                                                              nst.TransferConfig().early_stop_tol)
+    paintings = [as_on_the_page(image, tmp_path / f"style{i}.png") for i, image in enumerate(preset.style_images())]
+    if tab == "single":
+        outputs = list(stylize(photo, paintings[0], preset=values["single_preset"], **form))
+    else:
+        outputs = list(stylize_multi(photo, paintings[0], values["multi_weight_1"], paintings[1],
+                                     values["multi_weight_2"], preset=values["multi_preset"], **form))
+    config = nst.read_settings(outputs[-1][RESULT])["config"]
+    assert (config["size"], config["steps"]) == (64, 4), "it ran at the device's size and steps"
+    assert config["style_weight"] == preset.config.style_weight, "with the preset's look"
 
 
 # --------------------------------------------------------------------------------------------------

@@ -1,14 +1,16 @@
 """The real page in headless Chromium (Playwright), served by ``python app.py`` on tiny random weights.
 
 A visitor's path through the Single style tab: the page loads and says which weights it uses, a
-photo and a painting are uploaded, Run is pressed, a live preview appears while the result is still
-empty, then the result appears with a "Done" status; a screenshot of the page is saved. And a first
-visitor's path: a click on an example fills the inputs and runs them once, even when Run is pressed
-right after (the example's run and Run are one event, which the page does not start twice).
+photo and a painting are uploaded, the Style strength slider is moved (which sets the style weight),
+Run is pressed, a live preview appears while the result is still empty, then the result appears with
+a "Done" status and records both the strength and the weight; a screenshot of the page is saved. And
+a first visitor's path: a click on an example fills the inputs and shows its result made ahead at
+once, running nothing; Run then makes exactly one run, and so does Continue.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -17,6 +19,7 @@ from playwright.sync_api import expect, sync_playwright
 
 import nst
 from app_server import running_app
+from nst.config import SPEC
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
@@ -30,11 +33,6 @@ def served(tmp_path_factory):
     folder = tmp_path_factory.mktemp("browser-server")
     with running_app(folder) as url:
         yield url, folder / "outputs"
-
-
-@pytest.fixture
-def server(served):
-    return served[0]
 
 
 @pytest.fixture
@@ -54,7 +52,8 @@ def set_number(page, elem_id: str, value: int) -> None:
     box.press("Enter")
 
 
-def test_upload_run_preview_then_result(server, page, assets, tmp_path):
+def test_upload_run_preview_then_result(served, page, assets, tmp_path):
+    server, outputs = served
     page.goto(server)
     expect(page.locator("#runtime")).to_contain_text("tiny random", timeout=60_000)
     page.locator("#single-content input[type=file]").set_input_files(str(assets / "tubingen.jpg"))
@@ -63,19 +62,29 @@ def test_upload_run_preview_then_result(server, page, assets, tmp_path):
     expect(page.locator("#single-style img")).to_be_visible()
     set_number(page, "single-size", 64)
     set_number(page, "single-steps", STEPS)
+    expect(page.locator("#single-estimate")).to_contain_text("a run at these settings takes about")
+    set_number(page, "single-style_strength", 75)  # ten times the default style weight
+    beta = 10 * SPEC["style_weight"].default
+    page.locator("#single-advanced").get_by_role("button", name=re.compile("^Advanced")).first.click()
+    expect(page.locator("#single-style_weight input")).to_have_value(f"{beta:g}")
+    before = set(outputs.glob("*.png"))
 
     page.locator("#single-run").click()
     page.locator("#single-preview img").wait_for(timeout=60_000)
     assert page.locator("#single-result img").count() == 0, "the result came before any preview"
     page.locator("#single-result img").wait_for(timeout=120_000)
     expect(page.locator("#single-status")).to_contain_text(f"Done: {STEPS} steps")
+    made = set(outputs.glob("*.png")) - before
+    assert len(made) == 1
+    settings = nst.read_settings(made.pop())
+    assert settings["config"]["style_weight"] == beta and settings["style_strength"] == 75
 
     shot = tmp_path / "page.png"
     page.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 10_000
 
 
-def test_an_example_runs_once_even_when_run_is_pressed_after_it(served, page):
+def test_an_example_shows_its_result_at_once_and_run_makes_one(served, page):
     url, outputs = served
     page.goto(url)
     expect(page.locator("#runtime")).to_contain_text("tiny random", timeout=60_000)
@@ -84,17 +93,21 @@ def test_an_example_runs_once_even_when_run_is_pressed_after_it(served, page):
     before = set(outputs.glob("*.png"))
 
     page.locator("#single-examples .gallery-item, #single-examples tbody tr").first.click()  # tubingen, starry night
-    page.locator("#single-run").click()  # as a visitor who does not know the example already runs
-    page.locator("#single-result img").wait_for(timeout=120_000)
-    expect(page.locator("#single-status")).to_contain_text("Done: 40 steps")
-    time.sleep(5)  # a second run, queued behind the first, would have started and ended by now
+    expect(page.locator("#single-status")).to_contain_text("made ahead of time", timeout=30_000)
+    expect(page.locator("#single-result img")).to_be_visible()
+    assert "single-tubingen" in page.locator("#single-result img").get_attribute("src")
+    expect(page.locator("#single-content img")).to_be_visible()  # the example's inputs are filled in
+    time.sleep(3)
+    assert set(outputs.glob("*.png")) == before, "a click on an example runs nothing"
 
+    page.locator("#single-run").click()
+    expect(page.locator("#single-status")).to_contain_text("Done: 40 steps", timeout=120_000)
+    time.sleep(5)  # a second run, queued behind the first, would have started and ended by now
     made = set(outputs.glob("*.png")) - before
-    assert len(made) == 1, f"{len(made)} runs for one example"
+    assert len(made) == 1, f"{len(made)} runs for one press of Run"
     settings = nst.read_settings(made.pop())
     assert settings["content"] == "tubingen.jpg" and settings["styles"] == ["starry_night.jpg"]
     assert settings["config"]["steps"] == 40, "the example ran with the settings on the page"
-    expect(page.locator("#single-status")).to_contain_text("Done: 40 steps")
 
     first = set(outputs.glob("*.png"))
     page.locator("#single-continue").click()  # goes through Run too: a new run from the result

@@ -23,7 +23,7 @@ from nst.cli import build_parser, config_from_args, main
 from nst.cli.options import typed_settings
 from nst.cli.preset_options import preset_for_transfer
 from nst.cli.presets import build_batch_parser
-from nst.config import TransferConfig
+from nst.config import SPEC, TransferConfig
 from nst.image import read_settings, save_image
 from nst.presets import Preset, PresetError, WeightsRecord
 from nst.presets.preset import _package_version
@@ -293,11 +293,12 @@ def test_builtin_thumbnails_are_real_results_of_their_preset(assets: Path):
         assert made is not None and made["content"] in ("tubingen.jpg", "golden_gate.jpg")
         recorded = Preset.from_dict(made["preset"])
         assert recorded.styles == preset.styles
-        # Made with the preset's settings at thumbnail size and steps (previews, which change nothing, off;
-        # float32 on this CPU, which is what the presets' "auto" precision gives where bfloat16 is not native).
+        # Made with the preset's look at a thumbnail's budget (size, steps, scales: a preset's budget is the
+        # machine's, see studio.budget), previews, which change nothing, off, and float32 on this CPU, which is
+        # what the presets' "auto" precision gives where bfloat16 is not native.
         c = preset.config
-        assert recorded.config.replace(size=c.size, steps=c.steps, preview_every=c.preview_every,
-                                       precision=c.precision) == c
+        budget = {name: getattr(c, name) for name, setting in SPEC.items() if setting.role == "budget"}
+        assert recorded.config.replace(**budget, preview_every=c.preview_every, precision=c.precision) == c
         assert recorded.config.steps >= 80 and 192 <= recorded.config.size <= 256
         thumbnail = np.asarray(Image.open(preset.thumbnail).convert("RGB"), np.float32)
         photo = Image.open(assets / made["content"]).convert("RGB")

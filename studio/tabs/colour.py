@@ -12,6 +12,7 @@ import gradio as gr
 
 from nst.config import SPEC
 
+from ..estimate import Estimate, follow_settings
 from ..form import TRANSFER
 from ..inputs import checked_number, content_image, file_name, image_input, start_image, style_image
 from ..jobs import SingleJob
@@ -58,8 +59,10 @@ def build() -> None:
                 amount = checked_number(gr.Slider(low, high, value=AMOUNT.default, step=step, label="Amount",
                                                   info="0: the painting's colours, 1: the photo's"))
                 run = gr.Button("Run", variant="primary", elem_id="color-run")
+                estimate = Estimate("color")
                 shown = examples("color", EXAMPLES, [content, style])
                 settings = TRANSFER.build("color")
+                follow_settings(estimate, settings)
             with gr.Column():
                 out = OutputPanel("color")
     wire_run(stylize_color, run, [content, style, method, amount], out, "stylize_color", settings=settings,

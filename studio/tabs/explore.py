@@ -12,6 +12,7 @@ import gradio as gr
 from nst.explore import content_reconstructions, style_reconstructions, tradeoff
 
 from .. import runtime
+from ..estimate import Estimate, follow_settings
 from ..form import EXPLORE
 from ..inputs import content_image, file_name, image_input, numbers, style_image
 from ..jobs import SweepJob, make
@@ -62,8 +63,10 @@ def build() -> None:
                 betas = gr.Textbox(BETAS, label="Style weights β for the trade-off",
                                    info="comma-separated; the content weight α stays as set below")
                 run = gr.Button("Run", variant="primary", elem_id="explore-run")
+                estimate = Estimate("explore")
                 shown = examples("explore", EXAMPLES, [content, style])
                 settings = EXPLORE.build("explore")
+                follow_settings(estimate, settings, what="each image of the grid")
             with gr.Column():
                 out = OutputPanel("explore", result_label="Grid", can_continue=False)
     wire_run(explore, run, [content, style, study, betas], out, "explore", settings=settings, examples=shown)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gradio as gr
 
+from ..estimate import Estimate, follow_settings
 from ..form import TRANSFER
 from ..inputs import (check_mask_shape, content_image, file_name, guard_pixels, image_input, painted_mask, read_mask,
                       start_image, style_image)
@@ -88,8 +89,10 @@ def build() -> None:
                 gr.Markdown("Painted strokes are used when there are any, otherwise the uploaded mask; "
                             "a style with neither applies everywhere.")
                 run = gr.Button("Run", variant="primary", elem_id="masked-run")
+                estimate = Estimate("masked")
                 shown = examples("masked", EXAMPLES, [content, *masked[0:2], *masked[3:5]])
                 settings = TRANSFER.build("masked")
+                follow_settings(estimate, settings)
             with gr.Column():
                 out = OutputPanel("masked")
     # The painting canvases show the photo, so strokes land where they are meant to.

@@ -15,6 +15,7 @@ from nst.interpolate import interpolate as interpolation_sweep
 from nst.presets import Preset
 
 from .. import runtime
+from ..estimate import Estimate, follow_settings
 from ..form import TRANSFER
 from ..inputs import checked_number, content_image, file_name, image_input, start_image, style_image, whole
 from ..jobs import SingleJob, SweepJob, make
@@ -97,6 +98,7 @@ def build(preset: gr.State) -> MultiTab:
                             weights.append(checked_number(gr.Slider(0, 1, value=1.0 if i <= 2 else 0.0, step=0.05,
                                                                     label=f"Weight {i}")))
                 run = gr.Button("Run blend", variant="primary", elem_id="multi-run")
+                estimate = Estimate("multi")
                 shown = examples("multi", EXAMPLES, [content, styles[0], styles[1]])
                 with gr.Accordion("Interpolation: style 1 → style 2", open=False):
                     gr.Markdown("A row of transfers whose style moves from style 1 to style 2, "
@@ -104,6 +106,7 @@ def build(preset: gr.State) -> MultiTab:
                     frames = checked_number(gr.Slider(FRAMES[0], FRAMES[1], value=FRAMES[2], step=1, label="Frames"))
                     run_sweep = gr.Button("Run interpolation", elem_id="multi-interpolate")
                 settings = TRANSFER.build("multi")
+                follow_settings(estimate, settings)
             with gr.Column():
                 out = OutputPanel("multi")
                 animation = gr.Image(label="Interpolation (GIF)", type="filepath", interactive=False,

@@ -12,6 +12,7 @@ import gradio as gr
 
 from nst.presets import Preset
 
+from ..estimate import Estimate, follow_settings
 from ..form import TRANSFER
 from ..inputs import content_image, file_name, image_input, start_image, style_image
 from ..jobs import SingleJob
@@ -58,9 +59,11 @@ def build(preset: gr.State) -> SingleTab:
                     # PNG: a preset's painting comes back from the page unchanged (see presets.as_used)
                     style = image_input("Style (painting)", height=240, elem_id="single-style", format="png")
                 run = gr.Button("Run", variant="primary", elem_id="single-run")
+                estimate = Estimate("single")
                 shown = examples("single", EXAMPLES, [content, style])
                 presets = PresetPanel()
                 settings = TRANSFER.build("single")
+                follow_settings(estimate, settings)
             with gr.Column():
                 out = OutputPanel("single")
                 saving = SavePanel()

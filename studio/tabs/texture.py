@@ -11,7 +11,8 @@ import gradio as gr
 from nst.config import SPEC
 from nst.texture import texture_config
 
-from .. import runtime
+from .. import budget
+from ..estimate import Estimate, device_default, sketch
 from ..form import TEXTURE, capped, control_range
 from ..inputs import checked_number, file_name, image_input, read_image
 from ..jobs import SingleJob
@@ -28,8 +29,8 @@ def texture(style, width=None, height=None, request: gr.Request | None = None, p
     size); ``settings`` by name (``form.TEXTURE``)."""
     values = TEXTURE.values(settings, "texture")
     painting = read_image(style, "style image", "upload a painting or a texture, or click an example below")
-    width = capped(runtime.default_size() if width is None else width, "Width")
-    height = capped(runtime.default_size() if height is None else height, "Height")
+    width = capped(budget.default_size() if width is None else width, "Width")
+    height = capped(budget.default_size() if height is None else height, "Height")
     if not all(isinstance(v, int) and not isinstance(v, bool) and v >= MIN_SIDE for v in (width, height)):
         raise gr.Error(f"Width and height must be whole numbers of at least {MIN_SIDE} px, got {width}x{height}")
     config = TEXTURE.config(values, size=max(width, height), content_weight=0.0, init="noise")
@@ -46,12 +47,15 @@ def build() -> None:
                 style = image_input("Style (painting or texture)", height=240, elem_id="texture-style")
                 low, high = control_range("size")  # as the Size slider of the other tabs
                 with gr.Row():
-                    width, height = (checked_number(gr.Slider(low, high, value=runtime.default_size(),
-                                                              step=SPEC["size"].ui[2], label=f"{side} (px)"))
-                                     for side in ("Width", "Height"))
+                    width, height = (device_default(checked_number(gr.Slider(
+                        low, high, value=budget.default_size(), step=SPEC["size"].ui[2], label=f"{side} (px)",
+                        elem_id=f"texture-{side.lower()}")), budget.default_size) for side in ("Width", "Height"))
                 run = gr.Button("Run", variant="primary", elem_id="texture-run")
+                estimate = Estimate("texture")
                 shown = examples("texture", EXAMPLES, [style])
                 settings = TEXTURE.build("texture")
+                estimate.follow([width, height, settings["steps"], settings["scales"]],
+                                lambda w, h, steps, scales: sketch(max(w, h), steps, scales))
             with gr.Column():
                 out = OutputPanel("texture", can_continue=False)
     wire_run(texture, run, [style, width, height], out, "texture", settings=settings, examples=shown)

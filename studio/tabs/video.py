@@ -3,7 +3,10 @@
 Each frame after the first starts from the previous output warped along the optical flow (or the
 previous output, or the frame itself) and is held to it by a temporal loss of weight ``lambda``,
 ``L_t(x) = lambda (1 / D) sum_k c_k (x_k - omega_k)^2`` where the flow is trusted (``nst.video``).
-The result is a GIF and an MP4, with the flicker measure (``nst.temporal``) in the status line.
+The result is a GIF and an MP4, with the flicker measure (``nst.temporal``) in the status line. It
+lasts at least ``MIN_SECONDS``: a clip with fewer frames than that at its own rate plays slower,
+``fps_out = min(fps, frames / MIN_SECONDS)`` (the 8 frames of the example at 25 fps play at 4 fps).
+Before a run the page says what a clip at the settings shown costs here (``studio.estimate``).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from nst.video import DEFAULT_TEMPORAL_WEIGHT, VideoTransfer
 from nst.video_io import VIDEO_SUFFIXES, VideoError, read_clip
 
 from .. import limits, runtime
+from ..estimate import Estimate, follow_settings
 from ..form import VIDEO
 from ..inputs import checked_number, image_input, style_image, whole
 from ..jobs import ClipJob, make
@@ -24,9 +28,15 @@ from ..stream import stream
 from ..wiring import examples, wire_run, wire_stop
 
 EXAMPLE = ("sintel_8f.gif", "starry_night.jpg")
-EXAMPLE_LABEL = "Example (click it to run it; clip from Sintel, © Blender Foundation, CC BY 3.0)"
+EXAMPLE_LABEL = "Example (click it to see its result, then Run; clip from Sintel, © Blender Foundation, CC BY 3.0)"
 FRAME_INITS = (("previous frame warped by optical flow", "flow"), ("previous frame", "previous"),
                ("the frame itself", "content"))
+MIN_SECONDS = 2.0   # the shortest result, in seconds of playback
+
+
+def playback_fps(frames: int, fps: float) -> float:
+    """The result's frame rate: the clip's own, or slower so ``frames`` frames last ``MIN_SECONDS``."""
+    return min(fps, frames / MIN_SECONDS)
 
 
 def stylize_video(clip, style, max_frames=None, frame_init="flow", temporal_weight=DEFAULT_TEMPORAL_WEIGHT,
@@ -51,7 +61,8 @@ def stylize_video(clip, style, max_frames=None, frame_init="flow", temporal_weig
         raise gr.Error(f"The clip could not be used: {str(exc).replace(str(clip), Path(clip).name)}") from None
     video = make(VideoTransfer, runtime.get_model(), source.frames, [painting], config, frame_init=frame_init,
                  temporal_weight=temporal_weight, device=runtime.device())
-    yield from stream(ClipJob(video, source.fps), request=request, progress=progress)
+    fps = playback_fps(len(source.frames), source.fps)
+    yield from stream(ClipJob(video, fps, source.fps), request=request, progress=progress)
 
 
 def build() -> None:
@@ -74,8 +85,10 @@ def build() -> None:
                 frame_init = gr.Radio(list(FRAME_INITS), value="flow", label="Each frame after the first starts from",
                                       elem_id="video-frame_init")
                 run = gr.Button("Run", variant="primary", elem_id="video-run")
+                estimate = Estimate("video")
                 shown = examples("video", [EXAMPLE], [clip, style], label=EXAMPLE_LABEL)
                 settings = VIDEO.build("video")
+                follow_settings(estimate, settings, "a clip of these frames at these settings", max_frames)
             with gr.Column():
                 out = OutputPanel("video", result_label="Result (GIF)", can_continue=False,
                                   download_label="Download MP4")
