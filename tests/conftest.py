@@ -20,7 +20,7 @@ from PIL import Image
 
 from nst.features import CONV_NAMES, VGG19Features
 from nst.image import load_image, resize_longest
-from nst.weights import TORCHVISION, VGGWeights
+from nst.weights import TORCHVISION, VGGWeights, save_features
 
 ASSETS = Path(__file__).resolve().parents[1] / "docs" / "examples"  # the example images shipped with the repository
 
@@ -104,6 +104,16 @@ def photo(assets: Path) -> str:
 @pytest.fixture
 def painting(assets: Path) -> str:
     return str(assets / "starry_night.jpg")
+
+
+@pytest.fixture
+def cli_files(tmp_path, tiny_weights, assets) -> dict[str, str]:
+    """Files for a command-line run: a 64 px photo and painting, the tiny weights saved, an output path."""
+    photo, painting = tmp_path / "photo.png", tmp_path / "painting.png"
+    resize_longest(load_image(assets / "tubingen.jpg"), 64).save(photo)
+    resize_longest(load_image(assets / "starry_night.jpg"), 64).save(painting)
+    weights = save_features(tiny_weights, tmp_path / "tiny.safetensors")
+    return {"photo": str(photo), "painting": str(painting), "weights": str(weights), "out": str(tmp_path / "o.png")}
 
 
 @pytest.fixture

@@ -23,10 +23,9 @@ from nst.cli import main
 from nst.cli.options import in_flag_terms
 from nst.config import MAX_SIZE, TransferConfig
 from nst.features import CONTENT_LAYERS, LAYER_NAMES, STYLE_LAYERS
-from nst.image import load_image, resize_longest
+from nst.image import load_image
 from nst.memory import estimate, forward_elements, plan, targets_estimate
 from nst.optimize import StyleTransfer
-from nst.weights import save_features
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -171,15 +170,6 @@ def test_the_style_targets_estimate_holds_the_measured_peak(assets):
 # -- the command line --------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def files(tmp_path, tiny_weights, assets) -> dict[str, str]:
-    photo, painting = tmp_path / "photo.png", tmp_path / "painting.png"
-    resize_longest(load_image(assets / "tubingen.jpg"), 64).save(photo)
-    resize_longest(load_image(assets / "starry_night.jpg"), 64).save(painting)
-    weights = save_features(tiny_weights, tmp_path / "tiny.safetensors")
-    return {"photo": str(photo), "painting": str(painting), "weights": str(weights), "out": str(tmp_path / "o.png")}
-
-
 def one_error_line(capsys) -> str:
     err = capsys.readouterr().err
     lines = err.strip().splitlines()
@@ -187,42 +177,42 @@ def one_error_line(capsys) -> str:
     return lines[0]
 
 
-def test_cli_refuses_a_style_scale_over_the_cap_in_flag_terms(files, capsys):
-    status = main([files["photo"], files["painting"], "-o", files["out"], "--size", "2048", "--style-scale", "8",
-                   "--weights", files["weights"], "--quiet"])
+def test_cli_refuses_a_style_scale_over_the_cap_in_flag_terms(cli_files, capsys):
+    status = main([cli_files["photo"], cli_files["painting"], "-o", cli_files["out"], "--size", "2048", "--style-scale", "8",
+                   "--weights", cli_files["weights"], "--quiet"])
     assert status == 2
     line = one_error_line(capsys)
     assert "--style-scale 8 at --size 2048" in line and "lower --style-scale or --size" in line
-    assert "---" not in line and not Path(files["out"]).exists()
+    assert "---" not in line and not Path(cli_files["out"]).exists()
 
 
-def test_cli_refuses_a_texture_size_over_the_cap(files, capsys):
-    status = main(["--texture", files["painting"], "-o", files["out"], "--texture-size", "9000x16",
-                   "--weights", files["weights"], "--quiet"])
+def test_cli_refuses_a_texture_size_over_the_cap(cli_files, capsys):
+    status = main(["--texture", cli_files["painting"], "-o", cli_files["out"], "--texture-size", "9000x16",
+                   "--weights", cli_files["weights"], "--quiet"])
     assert status == 2
     assert "--texture-size 9000x16: the longest side may be at most 8192 px" in one_error_line(capsys)
 
 
-def test_cli_runs_256_px_at_style_scale_8_within_1_gb(files, capsys):
-    status = main([files["photo"], files["painting"], "-o", files["out"], "--size", "256", "--style-scale", "8",
-                   "--max-memory", "1GB", "--steps", "1", "--scales", "1", "--weights", files["weights"],
+def test_cli_runs_256_px_at_style_scale_8_within_1_gb(cli_files, capsys):
+    status = main([cli_files["photo"], cli_files["painting"], "-o", cli_files["out"], "--size", "256", "--style-scale", "8",
+                   "--max-memory", "1GB", "--steps", "1", "--scales", "1", "--weights", cli_files["weights"],
                    "--device", "cpu"])
     err = capsys.readouterr().err
     assert status == 0, err
     number, unit = re.search(r"estimated peak memory ([0-9.]+) (MB|GB) of 1.0 GB available", err).groups()
     assert float(number) * (2**20 if unit == "MB" else GB) <= GB
-    assert Image.open(files["out"]).size == (256, 192)
+    assert Image.open(cli_files["out"]).size == (256, 192)
 
 
-def test_cli_texture_of_8192x16_in_1_gb_is_a_clear_message_with_bounded_memory(files, tmp_path):
+def test_cli_texture_of_8192x16_in_1_gb_is_a_clear_message_with_bounded_memory(cli_files, tmp_path):
     """The painting would be measured at 8192 px; in 1 GB that cannot fit in any tiles, and the run says so
     before the painting is resized (the process stays small)."""
-    command = [sys.executable, "-m", "nst", "--texture", files["painting"], "-o", files["out"], "--texture-size",
-               "8192x16", "--max-memory", "1GB", "--weights", files["weights"], "--device", "cpu", "--quiet"]
+    command = [sys.executable, "-m", "nst", "--texture", cli_files["painting"], "-o", cli_files["out"], "--texture-size",
+               "8192x16", "--max-memory", "1GB", "--weights", cli_files["weights"], "--device", "cpu", "--quiet"]
     done = run_measured(command, tmp_path)
     status, err, peak = done["status"], done["stderr"], done["peak"]
     assert status == 2
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("nst: error: measuring a style image processed at 8192x"), err
     assert "--max-memory" in lines[0] and "Traceback" not in err
-    assert peak < 1.5 * GB and not Path(files["out"]).exists()
+    assert peak < 1.5 * GB and not Path(cli_files["out"]).exists()
