@@ -262,14 +262,8 @@ def run_transfer(args: argparse.Namespace) -> int:
         return 1
     if where != output:  # saved elsewhere (said already), or nowhere
         return 1
-    if run.stop_reason == "nan":
-        print("nst: error: the loss became NaN; saved the last good image. Try a lower --lr or --style-weight",
-              file=sys.stderr)
-        return 1
-    if run.stop_reason == "cancelled":
-        print(f"nst: interrupted; saved the best image so far to {output}", file=sys.stderr)
-        return 130
-    return 0
+    return exit_status(run.stop_reason, nan_kept="the last good image",
+                       cancelled_kept=f"the best image so far to {output}")
 
 
 def run_interpolation(args: argparse.Namespace) -> int:
@@ -322,12 +316,19 @@ def run_interpolation(args: argparse.Namespace) -> int:
         kept = deliver(lambda path: save_gif(images, path, args.duration), gif, what="the animation") == gif and kept
     if not kept:  # written elsewhere (said already), or nowhere
         return 1
-    if sweep.stop_reason == "nan":
-        print("nst: error: the loss became NaN; saved the outputs so far. Try a lower --lr or --style-weight",
+    return exit_status(sweep.stop_reason, nan_kept="the outputs so far",
+                       cancelled_kept=f"the {len(images)} output(s) so far to {output}")
+
+
+def exit_status(stop_reason: str | None, *, nan_kept: str, cancelled_kept: str) -> int:
+    """The exit status of a run or sweep whose result was saved, saying on stderr how it ended when that was
+    not "finished": 1 for a NaN loss, 130 when interrupted (``*_kept``: what was saved then), else 0."""
+    if stop_reason == "nan":
+        print(f"nst: error: the loss became NaN; saved {nan_kept}. Try a lower --lr or --style-weight",
               file=sys.stderr)
         return 1
-    if sweep.stop_reason == "cancelled":
-        print(f"nst: interrupted; saved the {len(images)} output(s) so far to {output}", file=sys.stderr)
+    if stop_reason == "cancelled":
+        print(f"nst: interrupted; saved {cancelled_kept}", file=sys.stderr)
         return 130
     return 0
 
