@@ -16,11 +16,13 @@ CPU = torch.device("cpu")
 
 @pytest.fixture
 def cpu_kind(monkeypatch):
-    """``cpu_kind(native)`` makes this CPU report native bfloat16 (AVX-512 BF16 / AMX) or not (AVX2 only)."""
+    """``cpu_kind(native, speedup)`` makes this CPU report native bfloat16 (AVX-512 BF16 / AMX) or not (AVX2
+    only), and bfloat16 measure ``speedup`` times as fast as float32 on it."""
     monkeypatch.delenv(PRECISION_ENV, raising=False)
 
-    def simulate(native: bool) -> None:
+    def simulate(native: bool, speedup: float = 1.8) -> None:
         monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: native)
+        monkeypatch.setattr(nst.device, "cpu_bf16_speedup", lambda: speedup)
 
     return simulate
 
@@ -33,6 +35,39 @@ def test_auto_is_bfloat16_exactly_where_the_cpu_runs_it_natively(cpu_kind, nativ
     # Asked for by name, a precision is what it says on either kind of CPU.
     assert resolve_precision("fp32", CPU) == torch.float32
     assert resolve_precision("bf16", CPU) == torch.bfloat16
+
+
+@pytest.mark.parametrize("speedup, expected", [(0.62, torch.float32), (1.05, torch.float32), (1.4, torch.bfloat16)])
+def test_on_a_cpu_reporting_native_bfloat16_auto_takes_it_only_where_it_measures_faster(cpu_kind, speedup, expected):
+    # A virtualised Xeon with AVX-512 BF16 and no AMX reports native bfloat16 yet runs VGG-19 slower in it.
+    cpu_kind(True, speedup)
+    assert resolve_precision("auto", CPU) == expected
+    assert resolve_precision("bf16", CPU) == torch.bfloat16  # by name, still what was asked for
+
+
+def test_the_speed_of_bfloat16_is_measured_once_per_process(monkeypatch):
+    calls = []
+    original = nst.device._vgg_blocks_seconds
+
+    def timed(dtype, *args, **kwargs):
+        calls.append(dtype)
+        return original(dtype, side=16, repeats=1)
+
+    monkeypatch.setattr(nst.device, "_vgg_blocks_seconds", timed)
+    nst.device.cpu_bf16_speedup.cache_clear()
+    try:
+        first = nst.device.cpu_bf16_speedup()
+        assert first > 0 and first == first and first != float("inf")
+        assert nst.device.cpu_bf16_speedup() == first
+        assert calls == [torch.float32, torch.bfloat16]  # each precision timed once, not again on the second call
+    finally:
+        nst.device.cpu_bf16_speedup.cache_clear()
+
+
+def test_an_avx2_cpu_is_not_timed(monkeypatch):
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)
+    monkeypatch.setattr(nst.device, "cpu_bf16_speedup", lambda: pytest.fail("timed although not native"))
+    assert bf16_is_native(CPU) is False
 
 
 def test_a_cpu_whose_check_fails_counts_as_not_native(monkeypatch):
