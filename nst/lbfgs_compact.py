@@ -61,6 +61,7 @@ class CompactHistory:
         self.kept = torch.zeros(size, dtype=torch.bool, device=like.device)  # which pairs count
         self.gamma = torch.ones((), dtype=small, device=like.device)
         self._upper = torch.ones(size, size, dtype=torch.bool, device=like.device).triu()
+        self._zero = torch.zeros((), dtype=small, device=like.device)
 
     def __len__(self) -> int:
         return min(self.count, self.size)
@@ -102,8 +103,7 @@ class CompactHistory:
         """``-H g`` (see the module's docstring): two products with ``W`` and ``m x m`` work."""
         k = len(self)
         shift = self.count % k  # the oldest pair's place in the ring (0 until it is full)
-        zero = torch.zeros((), dtype=self.sy.dtype, device=g.device)
-        kept, gamma, sy = self.kept[:k], self.gamma, self.sy[:k, :k]
+        kept, gamma, sy, zero = self.kept[:k], self.gamma, self.sy[:k, :k], self._zero
         both = kept[:, None] & kept[None, :]
         ab = (self.rows[:2 * k] @ g).to(sy.dtype).view(k, 2).roll(-shift, dims=0)  # rows s_i . g, y_i . g
         a = torch.where(kept, ab[:, 0], zero)[:, None]
