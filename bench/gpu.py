@@ -5,8 +5,9 @@ it) one default run (coarse-to-fine over 3 scales, 200 L-BFGS steps) is timed fr
 the finished image, the device synchronised at both ends, with the peak GPU memory it allocated and
 the style and content distances of its result (``nst.metrics``, as in ``bench.py``). A warm-up run
 first keeps CUDA's start-up and cuDNN's algorithm choice out of the numbers. Also measured per size:
-one bare VGG-19 forward+backward pass against one step of ours, and pastiche's 500-step run at
-the first size on the same card when it is installed (``--pastiche``).
+one bare VGG-19 forward+backward pass against one step of ours with a full L-BFGS history, its
+direction ``-H g`` by the two-loop recursion and by the compact form (``nst.lbfgs``), and pastiche's
+500-step run at the first size on the same card when it is installed (``--pastiche``).
 
     python -m bench.gpu                                    # 512 1024 2048, fp32 and bf16
     python -m bench.gpu --sizes 512 --precisions fp32 --assets docs/examples
@@ -15,6 +16,7 @@ the first size on the same card when it is installed (``--pastiche``).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import subprocess
 import sys
@@ -57,8 +59,23 @@ def timed_run(model, content, style, size: int, precision: str, steps: int, max_
             "stop_reason": run.stop_reason, "result": result}
 
 
-def step_cost(model, content, size: int, repeats: int = 10) -> dict:
-    """Seconds per bare VGG-19 forward+backward (relu1_1 … relu5_1, relu4_2) and per step of ours at ``size``."""
+@contextlib.contextmanager
+def lbfgs_method(method: str):
+    """Runs made inside take ``-H g`` by ``method`` ("two_loop" or "compact", ``nst.lbfgs``)."""
+    import nst.lbfgs
+
+    chosen = nst.lbfgs.DEFAULT_METHOD
+    nst.lbfgs.DEFAULT_METHOD = method
+    try:
+        yield
+    finally:
+        nst.lbfgs.DEFAULT_METHOD = chosen
+
+
+def step_cost(model, content, size: int, repeats: int = 10, fill: int = 50) -> dict:
+    """Seconds per bare VGG-19 forward+backward (relu1_1 … relu5_1, relu4_2) and per step of ours at ``size``,
+    with ``-H g`` by the two-loop recursion and by the compact form, each timed over ``repeats`` steps
+    once ``fill`` pairs are stored (50: the whole-image history, full)."""
     from nst import StyleTransfer, TransferConfig
     from nst.features import CONTENT_LAYERS, STYLE_LAYERS
     from nst.image import resize_longest, to_tensor
@@ -76,13 +93,16 @@ def step_cost(model, content, size: int, repeats: int = 10) -> dict:
     start = synchronized()
     for _ in range(repeats):
         bare()
-    bare_s = (synchronized() - start) / repeats
-    run = StyleTransfer(model, content, [content], TransferConfig(size=size, steps=repeats + 3, scales=1,
-                                                                    preview_every=0), device=DEVICE)
-    times = [event.elapsed for event in run]
-    step_s = (times[-1] - times[2]) / (len(times) - 3)  # the first steps set targets and warm up
-    torch.set_grad_enabled(True)
-    return {"bare_s": bare_s, "step_s": step_s, "ratio": step_s / bare_s}
+    cost = {"bare_s": (synchronized() - start) / repeats}
+    for method in ("two_loop", "compact"):
+        config = TransferConfig(size=size, steps=fill + 1 + repeats, scales=1, preview_every=0)
+        with lbfgs_method(method):
+            times = [event.elapsed for event in StyleTransfer(model, content, [content], config, device=DEVICE)]
+        cost[f"{method}_s"] = (times[-1] - times[-1 - repeats]) / repeats  # each step ends in a read-back
+        cost[f"{method}_ratio"] = cost[f"{method}_s"] / cost["bare_s"]
+        torch.set_grad_enabled(True)
+    cost["gain"] = cost["two_loop_s"] / cost["compact_s"]
+    return cost
 
 
 def pastiche_run(content: Path, style: Path, size: int, steps: int, out: Path) -> float:
@@ -147,7 +167,8 @@ def main() -> None:
                    "photo_style_distance": style_distance(model, nst.image.resize_longest(content, size), style)}
             rows.append(row)
             print(json.dumps(row), flush=True)
-    costs = {} if args.no_step_cost else {size: step_cost(model, content, size) for size in args.sizes}
+    fill = min(50, args.steps)  # pairs stored before a step is timed (a dry run's few steps: fewer)
+    costs = {} if args.no_step_cost else {size: step_cost(model, content, size, fill=fill) for size in args.sizes}
     for size, cost in costs.items():
         print(json.dumps({"size": size, **cost}), flush=True)
 
@@ -170,10 +191,13 @@ def main() -> None:
         print(f"| {r['size']} | {r['precision']} | {r['steps']} | {r['wall_s']:.2f} | {r['s_per_step']:.4f} "
               f"| {r['peak_gib']:.2f} | {r['style_distance']:.3f} (photo: {r['photo_style_distance']:.3f}) "
               f"| {r['content_distance']:.3f} |")
-    print("\n| size | bare VGG-19 forward+backward (ms) | one step of ours (ms) | ratio |")
-    print("|---|---|---|---|")
-    for size, cost in costs.items():
-        print(f"| {size} | {cost['bare_s'] * 1000:.1f} | {cost['step_s'] * 1000:.1f} | {cost['ratio']:.2f} |")
+    print(f"\nOne step with {fill} L-BFGS pairs stored, -H g by the two-loop recursion and by the compact form:\n")
+    print("| size | bare VGG-19 forward+backward (ms) | step, two-loop (ms) | ratio | step, compact (ms) | ratio "
+          "| two-loop / compact |")
+    print("|---|---|---|---|---|---|---|")
+    for size, c in costs.items():
+        print(f"| {size} | {c['bare_s'] * 1000:.1f} | {c['two_loop_s'] * 1000:.1f} | {c['two_loop_ratio']:.2f} "
+              f"| {c['compact_s'] * 1000:.1f} | {c['compact_ratio']:.2f} | {c['gain']:.2f} |")
     if pastiche:
         print(f"\npastiche, {pastiche['steps']} steps at {pastiche['size']} px: {pastiche['wall_s']:.1f} s, style {pastiche['style_distance']:.3f}, "
               f"content {pastiche['content_distance']:.3f}")

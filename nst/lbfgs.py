@@ -23,6 +23,17 @@ positive (more than 1e-10) would make ``H`` indefinite; PyTorch drops it, here i
 is taken (``t = 0``) when the gradient is zero to within ``tolerance_grad`` or ``d`` is not a descent
 direction (``g . d >= -tolerance_change``).
 
+The recursion is ``4 m`` dot products and vector updates, each a kernel of its own on a GPU (some 400
+launches per step at ``m = 50``, costing more than the network's pass there). ``method="compact"``
+(the default) applies the same ``H_k`` from the compact representation of Byrd, Nocedal & Schnabel
+(1994) instead: two matrix-vector products with the stored pairs and ``m x m`` work
+(``nst.lbfgs_compact``, formulas there); the iterates are the same to rounding. ``method="two_loop"``
+keeps the recursion (``TwoLoopHistory``). On the CPU the compact form is faster too: it moves some
+``6 m`` image-sized vectors through memory per step (three products over the ``2 m`` stored vectors)
+where the recursion moves ``10 m`` in ``4 m`` short loops. Measured on a 2-core CPU, a 512 px step
+(one scale, 8-bit Caffe VGG-19, bfloat16 autocast, 50 pairs stored) took 5.74 s against 7.20 s;
+timed side by side on the same pairs, adding a pair and computing ``d`` took 0.13 s against 1.66 s.
+
 One departure from PyTorch's (``backtrack=True``, the default): without a line search, a step can land
 far uphill (on the stiff losses of shallow VGG layers at a coarse scale the loss can jump tenfold). When
 the loss at ``x_{k+1}`` exceeds the loss at ``x_k`` by more than ``BACKTRACK_RISE``, the next step goes
@@ -37,14 +48,20 @@ from typing import Callable
 
 import torch
 
+from .lbfgs_compact import CompactHistory
+
 BACKTRACK_RISE = 0.5   # relative rise of the loss (a real jump, not L-BFGS's usual wobble) that sends the next step back halfway
+CURVATURE_FLOOR = 1e-10  # a pair counts only if its curvature y . s is above this
+METHODS = ("two_loop", "compact")
+DEFAULT_METHOD = "compact"  # on CUDA and, measured, on the CPU too (see above)
 
 
 class LBFGS:
     """Minimises a function of the tensor ``x`` (a leaf that requires grad), one evaluation per step."""
 
     def __init__(self, x: torch.Tensor, lr: float = 1.0, history_size: int = 50,
-                 tolerance_grad: float = 1e-7, tolerance_change: float = 1e-9, backtrack: bool = True) -> None:
+                 tolerance_grad: float = 1e-7, tolerance_change: float = 1e-9, backtrack: bool = True,
+                 method: str | None = None) -> None:
         if history_size < 1:
             raise ValueError(f"history_size must be at least 1, got {history_size}")
         self.x = x
@@ -52,8 +69,11 @@ class LBFGS:
         self.history_size = history_size
         self.tolerance_grad = tolerance_grad
         self.tolerance_change = tolerance_change
-        self._pairs: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []  # (s_i, y_i, rho_i), oldest first
-        self._gamma = torch.ones((), dtype=x.dtype, device=x.device)
+        self.method = DEFAULT_METHOD if method is None else method
+        if self.method not in METHODS:
+            raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+        kind = CompactHistory if self.method == "compact" else TwoLoopHistory
+        self.history = kind(x, history_size, CURVATURE_FLOOR)
         self.backtrack = backtrack
         self._previous_gradient: torch.Tensor | None = None  # g at the last point that did not go uphill
         self._previous_step: torch.Tensor | None = None      # x now minus that point
@@ -83,8 +103,8 @@ class LBFGS:
                 uphill = value > self._previous_loss + BACKTRACK_RISE * self._previous_loss.abs()
                 if not self.backtrack:
                     uphill = torch.zeros_like(uphill)
-                self._remember(self._previous_step, g, self._previous_gradient, keep=~uphill)
-                direction = self._two_loop(g)
+                self.history.add(self._previous_step, g, self._previous_gradient, keep=~uphill)
+                direction = self.history.direction(g)
                 t = torch.full((), self.lr, device=g.device)
             descends = (g.abs().max() > self.tolerance_grad) & (g.dot(direction) < -self.tolerance_change)
             step = direction * torch.where(descends, t, torch.zeros_like(t))
@@ -98,33 +118,52 @@ class LBFGS:
             self.x.add_(step.view_as(self.x))
         return loss
 
-    def _remember(self, s: torch.Tensor, g: torch.Tensor, previous_gradient: torch.Tensor,
-                  keep: torch.Tensor | None = None) -> None:
+
+
+class TwoLoopHistory:
+    """The last ``size`` pairs as a list of ``(s_i, y_i, rho_i)``, and ``-H g`` by the two-loop recursion."""
+
+    def __init__(self, like: torch.Tensor, size: int, curvature_floor: float) -> None:
+        self.size = size
+        self.floor = curvature_floor
+        self.pairs: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []  # oldest first
+        self.gamma = torch.ones((), dtype=like.dtype, device=like.device)
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def curved(self) -> torch.Tensor:
+        """Whether each stored pair counts (``rho > 0``), oldest first."""
+        return torch.stack([rho > 0 for _, _, rho in self.pairs])
+
+    def add(self, s: torch.Tensor, g: torch.Tensor, previous_gradient: torch.Tensor,
+            keep: torch.Tensor) -> None:
         """Store the pair ``(s, y = g - previous_gradient)``. Once the history is full, the oldest pair's
         tensors take the new one, so a long run allocates no history tensors after its first ``m`` steps
         (a CPU allocator would otherwise keep the freed ones around, at up to ``m`` image-sized blocks).
         ``keep`` False (a tensor) stores it with ``rho = 0``: it then adds nothing to either loop."""
-        if len(self._pairs) == self.history_size:
-            old_s, old_y, _ = self._pairs.pop(0)
+        if len(self.pairs) == self.size:
+            old_s, old_y, _ = self.pairs.pop(0)
             s = old_s.copy_(s)
             y = torch.sub(g, previous_gradient, out=old_y)
         else:
             y = g - previous_gradient
         ys = y.dot(s)
-        curved = ys > 1e-10 if keep is None else (ys > 1e-10) & keep
+        curved = (ys > self.floor) & keep
         rho = torch.where(curved, 1.0 / ys, torch.zeros_like(ys))
-        self._gamma = torch.where(curved, ys / y.dot(y), self._gamma)
-        self._pairs.append((s, y, rho))
+        self.gamma = torch.where(curved, ys / y.dot(y), self.gamma)
+        self.pairs.append((s, y, rho))
 
-    def _two_loop(self, g: torch.Tensor) -> torch.Tensor:
+    def direction(self, g: torch.Tensor) -> torch.Tensor:
+        """``-H g`` by the two-loop recursion (see ``nst.lbfgs``)."""
         q = -g
         alphas = []
-        for s, y, rho in reversed(self._pairs):
+        for s, y, rho in reversed(self.pairs):
             a = rho * s.dot(q)
             q.addcmul_(y, a, value=-1)
             alphas.append(a)
-        r = q.mul_(self._gamma)
-        for (s, y, rho), a in zip(self._pairs, reversed(alphas)):
+        r = q.mul_(self.gamma)
+        for (s, y, rho), a in zip(self.pairs, reversed(alphas)):
             b = rho * y.dot(r)
             r.addcmul_(s, a - b)
         return r

@@ -20,7 +20,9 @@ The peak of one scale of ``H x W`` pixels, processed whole or in tiles (see ``ns
 * ``n_opt``: the optimiser's image-sized state, ``sigma (2 m + 4)`` for L-BFGS with a history of
   ``m`` (``m`` steps ``s_k`` and gradient changes ``y_k``, the direction, two gradients and a work
   vector; ``sigma`` (``HISTORY_SLACK``) counts the freed history blocks the CPU's allocator keeps as
-  the history turns over, calibrated); 2 for Adam (its two moments).
+  the history turns over, calibrated); 2 for Adam (its two moments). The compact form of L-BFGS
+  (``nst.lbfgs_compact``) holds the same ``2 m`` as one ``2 m x 3 H W`` block, and ``m x m`` matrices
+  besides, which are negligible.
 * the content targets ``P_l``, kept whole at the content layers (``32 H W`` bytes at relu4_2).
 * ``R`` (``RUNTIME``): the process itself (Python, torch and its libraries) on the CPU, calibrated;
   on CUDA, where the budget is the free memory after the CUDA context exists, the convolution and

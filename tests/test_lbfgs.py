@@ -1,11 +1,12 @@
-"""The engine's L-BFGS takes the steps PyTorch's ``LBFGS(max_iter=1)`` takes, without syncing the host."""
+"""The engine's L-BFGS takes the steps PyTorch's ``LBFGS(max_iter=1)`` takes, without syncing the host,
+with ``-H g`` from the two-loop recursion and from the compact representation alike (``METHODS``)."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from nst.lbfgs import LBFGS
+from nst.lbfgs import DEFAULT_METHOD, LBFGS
 
 from conftest import ASSETS
 
@@ -38,12 +39,16 @@ def trajectory(make, f, start: torch.Tensor, steps: int) -> list[torch.Tensor]:
     return points
 
 
+METHODS = ["two_loop", "compact"]
+
+
+@pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize("problem", ["quadratic", "rosenbrock"])
 @pytest.mark.parametrize("history", [3, 50])
-def test_same_iterates_as_pytorch(problem, history):
+def test_same_iterates_as_pytorch(problem, history, method):
     f = quadratic()[0] if problem == "quadratic" else rosenbrock
     start = torch.linspace(-1.2, 1.0, 20, dtype=torch.float64)
-    ours = trajectory(lambda x: LBFGS(x, lr=0.5, history_size=history, backtrack=False), f, start, 40)
+    ours = trajectory(lambda x: LBFGS(x, lr=0.5, history_size=history, backtrack=False, method=method), f, start, 40)
     theirs = trajectory(lambda x: torch.optim.LBFGS([x], lr=0.5, max_iter=1, history_size=history), f, start, 40)
     for step, (a, b) in enumerate(zip(ours, theirs)):
         assert torch.allclose(a, b, rtol=1e-9, atol=1e-9), f"step {step}: {(a - b).abs().max()}"
@@ -62,37 +67,45 @@ def test_no_step_at_a_stationary_point_and_none_uphill():
     assert torch.equal(x.detach(), torch.zeros(5))
 
 
-def test_pairs_without_positive_curvature_add_nothing():
+@pytest.mark.parametrize("method", METHODS)
+def test_pairs_without_positive_curvature_add_nothing(method):
     x = torch.tensor([1.0, -2.0], dtype=torch.float64, requires_grad=True)
-    optimizer = LBFGS(x, lr=0.1)
+    optimizer = LBFGS(x, lr=0.1, method=method)
     f = lambda: -(x ** 2).sum()  # concave: every pair has y . s < 0
     for _ in range(3):
         optimizer.zero_grad()
         optimizer.step(lambda: f().backward() or f())
-    assert all(float(rho) == 0 for _, _, rho in optimizer._pairs)
-    assert float(optimizer._gamma) == 1.0
+    assert len(optimizer.history) == 2 and not optimizer.history.curved().any()
+    assert float(optimizer.history.gamma) == 1.0
     assert torch.isfinite(x).all()
 
 
-def test_the_history_keeps_the_last_pairs_only():
+@pytest.mark.parametrize("method", METHODS)
+def test_the_history_keeps_the_last_pairs_only(method):
     f, _ = quadratic()
     x = torch.zeros(20, dtype=torch.float64, requires_grad=True)
-    optimizer = LBFGS(x, history_size=4)
+    optimizer = LBFGS(x, history_size=4, method=method)
     for _ in range(10):
         optimizer.zero_grad()
         optimizer.step(lambda: f(x).backward() or f(x))
-    assert len(optimizer._pairs) == 4
+    assert len(optimizer.history) == 4
+
+
+def test_the_method_is_checked_and_the_compact_form_is_the_default():
+    with pytest.raises(ValueError, match="^method must be one of two_loop, compact, got 'three_loop'$"):
+        LBFGS(torch.ones(3, requires_grad=True), method="three_loop")
+    assert DEFAULT_METHOD == "compact" and LBFGS(torch.ones(3, requires_grad=True)).method == "compact"
 
 
 def test_a_full_history_reuses_its_tensors():
     f, _ = quadratic()
     x = torch.zeros(20, dtype=torch.float64, requires_grad=True)
-    optimizer = LBFGS(x, history_size=4)
+    optimizer = LBFGS(x, history_size=4, method="two_loop")
     storage = set()
     for step in range(12):
         optimizer.zero_grad()
         optimizer.step(lambda: f(x).backward() or f(x))
-        pairs = {(s.data_ptr(), y.data_ptr()) for s, y, _ in optimizer._pairs}
+        pairs = {(s.data_ptr(), y.data_ptr()) for s, y, _ in optimizer.history.pairs}
         if step == 4:
             storage = pairs
     assert len(storage) == 4 and pairs == storage  # the same four pairs of tensors, refilled
@@ -104,14 +117,15 @@ def test_a_closure_without_backward_is_an_error():
         LBFGS(x).step(lambda: (x ** 2).sum())
 
 
-def test_a_step_that_jumps_uphill_is_taken_back_halfway_until_the_loss_falls():
+@pytest.mark.parametrize("method", METHODS)
+def test_a_step_that_jumps_uphill_is_taken_back_halfway_until_the_loss_falls(method):
     """f(x) = x^2 from 1 with a step size far too large: 1 -> -4 (16, uphill), back to halfway -1.5 (2.25,
     still more than 1.5x the last good loss), then -0.25 (0.0625), which is kept."""
     f = lambda x: (x ** 2).sum()  # noqa: E731
     start = torch.ones(1, dtype=torch.float64)
-    xs = [float(p) for p in trajectory(lambda x: LBFGS(x, lr=5.0), f, start, 3)]
+    xs = [float(p) for p in trajectory(lambda x: LBFGS(x, lr=5.0, method=method), f, start, 3)]
     assert xs == pytest.approx([-4.0, -1.5, -0.25])
-    plain = [float(p) for p in trajectory(lambda x: LBFGS(x, lr=5.0, backtrack=False), f, start, 3)]
+    plain = [float(p) for p in trajectory(lambda x: LBFGS(x, lr=5.0, backtrack=False, method=method), f, start, 3)]
     assert plain[0] == pytest.approx(-4.0) and abs(plain[1]) > 1.5  # PyTorch's step keeps going from -4
 
 
