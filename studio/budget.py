@@ -24,12 +24,25 @@ CPU: on CUDA the GPU defaults stay (``GPU_DEFAULTS``), and a ZeroGPU card is not
 run. While the page is built (``deferred()``: building loads no weights) nothing is measured and the
 defaults are the unmeasured ones; ``assume`` takes a pass time as given instead of measuring.
 
-**The choice** (``choose``): the engine's default steps and scales (``nst.config.SPEC``), and the largest
-size from the engine's default size (within the host's cap) down to ``FLOOR_SIZE``, in ``SIZE_STEP`` px,
-whose run takes at most ``TARGET_S``; a host too slow even for ``FLOOR_SIZE`` gets fewer steps (at least
-``MIN_STEP_SHARE`` of them). A 2-core CPU with native bfloat16 does a pass at 256 px in about 0.165 s
-(the CLI's default run took 59 s there), so it gets 512 px; a slower one gets less. The preview cadence
-is shortened where needed so that the first preview comes within ``FIRST_PREVIEW_S`` (``preview_every``).
+**The choice** (``choose``): the engine's default scales; then the first of these that takes at most
+``TARGET_S``:
+
+1. the largest size from the engine's default size (within the host's cap) down to ``full_style_size()``,
+   in ``SIZE_STEP`` px, at the engine's default steps;
+2. ``full_style_size()`` itself with fewer steps, down to ``FULL_STYLE_STEP_SHARE`` of them;
+3. the largest size below it, down to ``FLOOR_SIZE``, at the default steps;
+4. ``FLOOR_SIZE`` with fewer steps (at least ``MIN_STEP_SHARE`` of them).
+
+``full_style_size()`` is the smallest size at which a 4:3 image has every default style layer matched at
+its finest scale (``nst.objective.style_layers_at``: ``H_l W_l >= rho C_l``; 448 px for relu5_1, whose
+512 channels need 512 positions). Below it the painting's deepest statistic is left out and the style
+distance stays high whatever the steps: measured (the Caffe VGG-19, squared relative distances, 4:3 and
+3:4 photos), golden_gate + face and face + starry_night kept 0.29-0.37 of the photo's own style distance
+at 256 and 352 px with 200 steps, against 0.02-0.07 at 448 px with 120 steps and at 512 px with 100.
+So steps give way before size. A 2-core CPU that does a pass at 256 px in about 0.165 s (native
+bfloat16; the CLI's default run took 59 s there) gets 512 px and 200 steps; one at 0.32 s (float32 on
+the same kind of CPU) gets 448 px and about 140 steps. The preview cadence is shortened where needed so
+that the first preview comes within ``FIRST_PREVIEW_S`` (``preview_every``).
 """
 
 from __future__ import annotations
@@ -50,6 +63,7 @@ import torch
 from nst.config import SPEC, TransferConfig
 from nst.device import resolve_precision
 from nst.losses import gram_matrix
+from nst.objective import style_layers_at
 from nst.sequence import level_plan
 
 from . import runtime
@@ -62,6 +76,8 @@ FIRST_PREVIEW_S = 10.0     # seconds until the first preview, at most
 FLOOR_SIZE = 256           # px: the smallest default size (below it, fewer steps instead)
 SIZE_STEP = 32             # px between the sizes tried
 MIN_STEP_SHARE = 0.25      # a slow host keeps at least this share of the default steps
+FULL_STYLE_STEP_SHARE = 0.5  # the share of the default steps a run may drop to, to keep full_style_size()
+VGG19_WIDTHS = (64, 128, 256, 512, 512)  # channels of VGG-19's blocks 1-5 (relu1_1 ... relu5_1)
 GPU_DEFAULTS = (512, 300)  # size and steps on CUDA
 CLIP_TARGET_S = 120.0      # seconds a default clip may take on the CPU
 CLIP_SIZES = (128, 256)    # px: the smallest and largest default size of a clip's frames on the CPU
@@ -126,18 +142,48 @@ def preview_every(config: TransferConfig, pass_s: float | None) -> int:
     return max(1, min(config.preview_every, math.floor(FIRST_PREVIEW_S / one)))
 
 
+def full_style_size(config: TransferConfig | None = None) -> int:
+    """The smallest size (in ``SIZE_STEP`` px) at which a 4:3 image has all of ``config``'s style layers
+    matched (the engine's defaults when None)."""
+    config = config or TransferConfig()
+
+    def channels(layer: str) -> int:
+        return VGG19_WIDTHS[int(layer[4]) - 1]  # "relu5_1" -> block 5
+
+    size = SIZE_STEP
+    while style_layers_at(config.style_layers, (size * 3 // 4, size), channels,
+                          config.min_gram_positions) != tuple(config.style_layers):
+        size += SIZE_STEP
+    return size
+
+
 def choose(pass_s: float, limit: int) -> Budget:
     """The default size and steps when a pass takes ``pass_s`` and sizes are capped at ``limit`` (the notes)."""
     base = TransferConfig()
     top = min(base.size, limit)
     floor = min(FLOOR_SIZE, top)
-    for size in range(top, floor - 1, -SIZE_STEP):
-        took = run_seconds(base.replace(size=size), pass_s)
-        if took <= TARGET_S:
-            return Budget(size, base.steps, took)
-    took = run_seconds(base.replace(size=floor), pass_s)
-    steps = max(math.ceil(base.steps * MIN_STEP_SHARE), math.floor(base.steps * TARGET_S / took))
-    return Budget(floor, steps, run_seconds(base.replace(size=floor, steps=steps), pass_s))
+    full = min(max(full_style_size(base), floor), top)
+
+    def at(size: int, steps: int = base.steps) -> Budget:
+        return Budget(size, steps, run_seconds(base.replace(size=size, steps=steps), pass_s))
+
+    def most_steps(size: int, least: int) -> int:
+        """The most steps at ``size`` within ``TARGET_S`` (at least ``least``)."""
+        steps = max(least, math.floor(base.steps * TARGET_S / at(size).seconds))
+        while steps > least and at(size, steps).seconds > TARGET_S:
+            steps -= 1
+        return steps
+
+    for size in range(top, full - 1, -SIZE_STEP):
+        if at(size).seconds <= TARGET_S:
+            return at(size)
+    steps = most_steps(full, math.ceil(base.steps * FULL_STYLE_STEP_SHARE))
+    if at(full, steps).seconds <= TARGET_S:
+        return at(full, steps)
+    for size in range(full - SIZE_STEP, floor - 1, -SIZE_STEP):
+        if at(size).seconds <= TARGET_S:
+            return at(size)
+    return at(floor, most_steps(floor, math.ceil(base.steps * MIN_STEP_SHARE)))
 
 
 # --------------------------------------------------------------------------------------------------

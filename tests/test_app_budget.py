@@ -25,7 +25,7 @@ from studio.app import build_demo
 from studio.jobs import SingleJob
 from studio.stream import Plan
 
-FAST, SLOW, CRAWL = 0.05, 0.4, 5.0   # seconds of one pass at 256 px
+FAST, SLOW, SLOWER, CRAWL = 0.05, 0.4, 0.6, 5.0   # seconds of one pass at 256 px
 
 
 @pytest.fixture
@@ -57,12 +57,33 @@ def test_a_fast_host_gets_the_engines_default_size_and_a_slow_one_less():
     fast = budget.choose(FAST, 512)
     assert (fast.size, fast.steps) == (min(base.size, 512), base.steps)
     assert fast.seconds == pytest.approx(budget.run_seconds(base.replace(size=fast.size), FAST))
+    # Slower: steps give way first, to keep the size at which every style layer is matched.
+    full = budget.full_style_size()
     slow = budget.choose(SLOW, 512)
-    assert budget.FLOOR_SIZE <= slow.size < fast.size and slow.steps == base.steps
-    assert slow.seconds <= budget.TARGET_S < budget.run_seconds(base.replace(size=slow.size + budget.SIZE_STEP), SLOW)
+    assert slow.size == full < fast.size
+    assert math.ceil(base.steps * budget.FULL_STYLE_STEP_SHARE) <= slow.steps < base.steps
+    assert slow.seconds <= budget.TARGET_S < budget.run_seconds(base.replace(size=full, steps=slow.steps + 1), SLOW)
+    # Slower still: below that size, at the default steps.
+    slower = budget.choose(SLOWER, 512)
+    assert budget.FLOOR_SIZE <= slower.size < full and slower.steps == base.steps
+    assert slower.seconds <= budget.TARGET_S < budget.run_seconds(base.replace(size=slower.size + budget.SIZE_STEP),
+                                                                  SLOWER)
     crawl = budget.choose(CRAWL, 512)
     assert crawl.size == budget.FLOOR_SIZE and math.ceil(base.steps * budget.MIN_STEP_SHARE) <= crawl.steps < base.steps
     assert budget.choose(FAST, 200).size == 200, "never over the host's cap"
+
+
+def test_the_full_style_size_is_where_the_deepest_style_layer_joins():
+    # relu5_1 (512 channels, 4 poolings) needs 512 positions: 21 x 28 at 448 px, 19 x 26 at 416 px.
+    assert budget.full_style_size() == 448
+    config = TransferConfig()
+    def channels(layer):
+        return budget.VGG19_WIDTHS[int(layer[4]) - 1]
+
+    assert "relu5_1" in nst.objective.style_layers_at(config.style_layers, (336, 448), channels, 1.0)
+    assert "relu5_1" not in nst.objective.style_layers_at(config.style_layers, (312, 416), channels, 1.0)
+    shallow = config.replace(style_layers=("relu1_1", "relu2_1", "relu3_1"))
+    assert budget.full_style_size(shallow) < 448
 
 
 def test_a_512_px_run_on_a_native_bfloat16_cpu_takes_about_a_minute():
