@@ -28,11 +28,11 @@ launches per step at ``m = 50``, costing more than the network's pass there). ``
 (the default) applies the same ``H_k`` from the compact representation of Byrd, Nocedal & Schnabel
 (1994) instead: two matrix-vector products with the stored pairs and ``m x m`` work
 (``nst.lbfgs_compact``, formulas there); the iterates are the same to rounding. ``method="two_loop"``
-keeps the recursion (``TwoLoopHistory``). On the CPU the compact form is faster too: it moves some
+keeps the recursion (``TwoLoopHistory``). On the CPU the compact form is no slower: it moves some
 ``6 m`` image-sized vectors through memory per step (three products over the ``2 m`` stored vectors)
-where the recursion moves ``10 m`` in ``4 m`` short loops. Measured on a 2-core CPU, a 512 px step
-(one scale, 8-bit Caffe VGG-19, bfloat16 autocast, 50 pairs stored) took 5.74 s against 7.20 s;
-timed side by side on the same pairs, adding a pair and computing ``d`` took 0.13 s against 1.66 s.
+where the recursion moves ``10 m`` in ``4 m`` short loops. Measured on one core of a 2-core CPU, a
+step over a 3 x 384 x 512 image (a 512 px level) with 50 pairs stored and a cheap objective took
+91-96 ms compact against 88-137 ms with the recursion (the machine was busy: the spread is noise).
 
 One departure from PyTorch's (``backtrack=True``, the default): without a line search, a step can land
 far uphill (on the stiff losses of shallow VGG layers at a coarse scale the loss can jump tenfold). When
