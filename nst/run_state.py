@@ -13,7 +13,7 @@ loss history and the early-stopping window. It does not drive the run: a driver 
 
 ``StyleTransfer`` drives one run this way (its ``closure`` is ``prepare`` then ``evaluate``), and
 ``nst.batch`` drives several in lock step: it calls ``prepare`` on each, evaluates them in one pass of
-the network, hands each its loss with ``record``, and steps each run's own optimiser with ``step``.
+the network, hands each its loss with ``record``, and steps each run's own optimiser with ``move``.
 
 Per step, ``after_step`` reads the losses back (once), keeps the image the step evaluated if its loss
 is the lowest at this level, appends the losses to the history, makes a preview every
@@ -158,7 +158,7 @@ class RunState:
         self.prepare()
         return self.evaluate()
 
-    def step(self) -> None:
+    def move(self) -> None:
         """Step the optimiser with the loss already recorded and its gradient already in ``x.grad``."""
         self.optimizer.step(lambda: self._loss)
 
