@@ -179,8 +179,8 @@ class BatchedTransfer:
             member.alone.close()  # its own loop records "cancelled" (if it had begun)
         if cancel and member.run.stop_reason is None:
             member.run.close()
-        if member.state is not None:  # let go of its optimiser and objective
-            member.state.optimizer = member.state.objective = None
+        if member.state is not None:
+            member.state.release()
 
     def _guard(self, member: Member, action) -> bool:
         """``action(member)``; False once the member has left (the action's error, if any, kept)."""
@@ -250,17 +250,26 @@ class BatchedTransfer:
             self._step_together(chunk[:half], out)
             self._step_together(chunk[half:], out)
             return
+        # Every run's optimiser step is queued before the first read-back (in after_step), so a GPU runs
+        # them back to back rather than waiting for the host between them.
+        moved = []
         for member, (loss, terms) in zip(chunk, evaluated):
-            state = member.state
             try:
-                state.record(loss, terms)
-                state.move()
-                event = state.after_step()
+                member.state.record(loss, terms)
+                member.state.move()
+            except Exception as exc:
+                self._leave(member, error=exc)
+                out.append((member.index, None))
+            else:
+                moved.append(member)
+        for member in moved:
+            event = None
+            try:
+                event = member.state.after_step()
                 if event is None:  # the loss was not finite: stop reason "nan"
                     self._leave(member)
             except Exception as exc:
                 self._leave(member, error=exc)
-                event = None
             out.append((member.index, event))
 
     def _evaluate(self, chunk: list[Member]) -> list[tuple[torch.Tensor, dict[str, torch.Tensor]]]:

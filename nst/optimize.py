@@ -414,6 +414,8 @@ class StyleTransfer:
         except GeneratorExit:
             self.stop_reason = self.stop_reason or "cancelled"
             raise
+        finally:
+            state.release()
 
     def result_tensor(self) -> torch.Tensor:
         """The best image so far as a ``[1, 3, H, W]`` tensor on the run's device at the output's size, as

@@ -125,7 +125,13 @@ class RunState:
             final, _ = self.objective.value(self.x)
             if float(final) < self.run._best.loss:
                 self.run._best = Best(float(final), self.x.detach().clone())
+        self.release()
+
+    def release(self) -> None:
+        """Let go of the level's optimiser (L-BFGS's history) and objective (its targets): at a level's end,
+        and when the run ends early (cancelled, NaN, failed), whatever holds on to the run after."""
         self.optimizer = self.objective = None
+        self._record, self._evaluated, self._loss = {}, None, None
 
     def finish(self) -> None:
         """The run went through every level: "converged" if its last level stopped early, else "finished"."""

@@ -36,7 +36,7 @@ def tiny_app(tmp_path_factory, tiny_weights, monkeypatch):
     monkeypatch.setenv("NST_OUTPUT_DIR", str(folder / "outputs"))
     monkeypatch.setenv("NST_PRECISION", "fp32")
     monkeypatch.setenv("NST_BATCH_SIZE", "2")
-    monkeypatch.setenv("NST_BATCH_WINDOW_MS", "5000")  # both runs join; two waiting close the window at once
+    monkeypatch.setenv("NST_BATCH_WINDOW_MS", "20000")  # both runs join; two waiting close the window at once
     monkeypatch.delenv("NST_TIME_LIMIT", raising=False)
     monkeypatch.setattr(batcher, "_shared", {})  # a batcher of this test's own
     return folder
@@ -112,7 +112,7 @@ def test_runs_that_cannot_be_batched_go_their_own_way(photo, painting):
 
 
 def test_batch_settings_are_read_from_the_environment(monkeypatch):
-    assert (batcher.batch_size(), batcher.window()) == (2, 5.0)
+    assert (batcher.batch_size(), batcher.window()) == (2, 20.0)
     monkeypatch.delenv("NST_BATCH_SIZE")
     monkeypatch.delenv("NST_BATCH_WINDOW_MS")
     assert (batcher.batch_size(), batcher.window()) == (1, batcher.WINDOW_MS / 1000)  # the CPU: off
