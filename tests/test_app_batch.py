@@ -15,8 +15,9 @@ import pytest
 from PIL import Image
 
 import nst
+from memory_limited import MemoryLimited
 from nst.weights import save_features
-from studio import batcher, limits
+from studio import batcher, limits, runtime
 from studio.app import build_demo
 from studio.env import HostSettingError
 from studio.stream import stop
@@ -103,6 +104,18 @@ def test_one_visitors_stop_ends_only_their_run(photo, painting, assets):
     _, settings = result_of(finished)
     assert settings["stop_reason"] == "finished" and settings["steps_done"] == 40
     assert 2 in batcher.shared().sizes and batcher.shared().sizes[-1] == 1  # together, then the one left alone
+
+
+def test_out_of_memory_in_the_batch_retries_smaller_as_alone(photo, painting, tiny_weights, monkeypatch):
+    monkeypatch.setenv("NST_BATCH_WINDOW_MS", "0")
+    monkeypatch.setattr(runtime, "get_model", lambda: MemoryLimited(tiny_weights, most=48))
+    monkeypatch.setattr("nst.recovery.DEFAULT_FLOOR", 16)
+    with pytest.warns(UserWarning, match="Out of memory at 64 px; retrying at 48 px"):  # gr.Warning, outside a page
+        outputs = list(stylize(photo, painting, size=64, steps=4))
+    assert outputs[-1][STATUS].startswith("Done: 4 steps")
+    _, settings = result_of(outputs)
+    assert settings["config"]["size"] == 48 and settings["stop_reason"] == "finished"
+    assert batcher.shared().sizes == [1] * 4  # the retry went through the batcher too
 
 
 def test_runs_that_cannot_be_batched_go_their_own_way(photo, painting):
