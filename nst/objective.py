@@ -152,7 +152,13 @@ class Objective:
 
     def loss(self, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """``L(x)`` and its terms, from the features of the whole image (differentiable)."""
-        feats = self.features(x, self.layers)
+        return self.from_features(x, self.features(x, self.layers))
+
+    def from_features(self, x: torch.Tensor,
+                      feats: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """``L(x)`` and its terms from ``feats``, the feature maps of the whole image ``x`` at ``self.layers``
+        (differentiable through both): what ``loss`` computes after the network's pass, for a caller that
+        ran the pass itself (``nst.batch`` runs one pass over several runs' images)."""
         errors = {l: content_loss(feats[l], p) for l, p in self.content_targets.items()}
         grams = [{l: term.gram(l, feats[l]) for l in self.style_layers} for term in self.style_terms]
         terms = self.feature_terms(x, errors, grams)

@@ -3,7 +3,10 @@
 A run is a ``StyleTransfer`` object. Iterating it yields one ``StepEvent`` per optimiser step (the
 losses, the time, a preview image every ``preview_every`` steps); the command line, the app and the
 tests all consume this one stream. Closing the iterator (or breaking out of the loop) cancels the run;
-``result()`` always hands back the best image found so far, whatever ended the run.
+``result()`` always hands back the best image found so far, whatever ended the run. The per-level and
+per-step bookkeeping (best image, history, previews, early stopping) is ``nst.run_state``'s
+``RunState``, which the run's own loop and ``nst.batch``'s batched runner (several runs of the same
+size in one pass of the network per step) both drive.
 
 Per scale of the coarse-to-fine pyramid (one scale unless ``config.scales > 1``):
 
@@ -51,8 +54,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import time
-from dataclasses import dataclass
 from typing import Callable, Iterator, Mapping, Sequence
 
 import torch
@@ -69,30 +70,11 @@ from .masks import cover_rest, guided_gram, layer_masks, mask_to_tensor, resize_
 from .memory import plan as plan_memory
 from .objective import Objective, StyleTerm, check_extra_terms, style_layers_at
 from .photoreal import guided_filter
+from .run_state import Best, RunState, StepEvent
 from .tiled import TiledObjective, Tiling, feature_maps, tiled_grams
 
 
-@dataclass(frozen=True)
-class StepEvent:
-    """What happened at one optimiser step."""
-
-    step: int                    # 1 .. total, over all scales
-    total: int                   # steps planned in all (a run may end earlier)
-    scale: int                   # 0-based index of the pyramid level
-    scales: int                  # number of levels
-    size: tuple[int, int]        # (height, width) being optimised now
-    losses: dict[str, float]     # weighted terms "content", "style", "tv" and their sum "total"
-    elapsed: float               # seconds since the run started
-    image: Image.Image | None = None  # a preview of the current image, every preview_every steps
-
-
 MIN_SIDE = 16  # short side of every level, in pixels, at least: relu5_1 sees it 16x smaller (pool5 needs 32)
-
-
-@dataclass
-class _Best:
-    loss: float = float("inf")
-    image: torch.Tensor | None = None
 
 
 def pyramid(longest: int, scales: int, min_size: int) -> list[int]:
@@ -197,17 +179,26 @@ class StyleTransfer:
         self.total = sum(self.steps_per_scale)
         self.stop_reason: str | None = None  # "finished", "converged", "cancelled" or "nan"
         self.history: list[dict[str, float]] = []
-        self._best = _Best()
+        self._best = Best()
         self._current: torch.Tensor | None = None
         self._iterator: Iterator[StepEvent] | None = None
+        self._state: RunState | None = None  # its progress, once a driver took it (``claim``)
         self._content_colors: dict[tuple[int, int], torch.Tensor] = {}
 
     # -- the public surface ------------------------------------------------------------------------
 
     def __iter__(self) -> Iterator[StepEvent]:
         if self._iterator is None:
-            self._iterator = self._run()
+            self._iterator = self._run(self.claim())
         return self._iterator
+
+    def claim(self) -> RunState:
+        """The run's ``RunState``, for the one driver that steps it: its own iterator, or ``nst.batch``'s
+        batched runner. ``RuntimeError`` if a driver has it already (a run is driven once)."""
+        if self._state is not None:
+            raise RuntimeError("this run is already being driven (iterated, or in a batch): a run runs once")
+        self._state = RunState(self)
+        return self._state
 
     def close(self) -> None:
         """Cancel the run; ``result()`` still returns the best image so far."""
@@ -388,10 +379,10 @@ class StyleTransfer:
             return c  # the layers that stay carry no weight: keep them all rather than match nothing
         return c.replace(style_layers=layers, style_layer_weights=weights)
 
-    def _objective(self, level: int, shape: tuple[int, int]):
-        """This scale's ``(evaluate, value, content)`` from its ``Objective``, whole-image or tiled as the plan
-        says: ``evaluate(x)`` puts ``dL/dx`` in ``x.grad`` and returns ``L(x)`` and its terms, ``value(x)``
-        only those; ``content`` is the content image at this scale (None without one)."""
+    def level_objective(self, level: int, shape: tuple[int, int]):
+        """This scale's ``(objective, content)``: its ``Objective``, whole-image or tiled as the plan says
+        (``objective.evaluate(x)`` puts ``dL/dx`` in ``x.grad`` and returns ``L(x)`` and its terms,
+        ``objective.value(x)`` only those), and the content image at this scale (None without one)."""
         tiling = self.plan.levels[level].tiling
         content, content_targets, style_terms = self._targets(shape, tiling, self.plan.levels[level].style_tiling)
         config = self.level_config(shape)
@@ -400,76 +391,31 @@ class StyleTransfer:
         else:
             objective = TiledObjective(self._features, config, shape, tiling, content_targets, style_terms,
                                        self.extra_terms, seed=self.config.seed + level)
+        return objective, content
+
+    def _objective(self, level: int, shape: tuple[int, int]):
+        """This scale's ``(evaluate, value, content)``: ``level_objective``'s objective's two methods."""
+        objective, content = self.level_objective(level, shape)
         return objective.evaluate, objective.value, content
 
-    def _run(self) -> Iterator[StepEvent]:
-        c = self.config
-        start = time.perf_counter()
-        step = 0
+    def _run(self, state: RunState) -> Iterator[StepEvent]:
+        """The run on its own: per step one evaluation (``state.closure``) and one optimiser step."""
         self.model.to(self.device)
         try:
-            for level, (longest, level_steps) in enumerate(zip(self.sizes, self.steps_per_scale)):
-                shape = self._level_shape(longest)
-                evaluate, value, content = self._objective(level, shape)
-                if level == 0:
-                    x = self._initial(shape, content)
-                else:
-                    x = resize_tensor(self._best_so_far(), shape)
-                x = x.detach().clone().requires_grad_(True)
-                self._current = x
-                self._best = _Best(image=x.detach().clone())
-                optimizer = self._optimizer(x, self.plan.levels[level].history)
-                del content
-                recent: list[float] = []
-                converged = False
-                for _ in range(level_steps):
-                    record: dict[str, torch.Tensor] = {}
-                    evaluated: list[torch.Tensor] = []  # the image the recorded losses are of
-
-                    def closure() -> torch.Tensor:
-                        with torch.no_grad():
-                            x.clamp_(0, 1)
-                        optimizer.zero_grad(set_to_none=True)
-                        loss, terms = evaluate(x)
-                        if not record:
-                            record.update({k: v.detach() for k, v in terms.items()}, total=loss.detach())
-                            evaluated.append(x.detach().clone())
-                        return loss
-
-                    optimizer.step(closure)
-                    step += 1
-                    # One read-back per step: the device runs ahead until here.
-                    losses = dict(zip(record, torch.stack(list(record.values())).tolist()))
-                    if losses["total"] < self._best.loss:
-                        self._best = _Best(losses["total"], evaluated[0])
-                    self.history.append(losses)
-                    if not all(map(_finite, losses.values())):
-                        self.stop_reason = "nan"
+            while state.begin_level():
+                while not state.level_over:
+                    state.optimizer.step(state.closure)
+                    event = state.after_step()
+                    if event is None:  # the loss was not finite
                         return
-                    preview = None
-                    is_last = step == self.total
-                    if is_last or (c.preview_every and step % c.preview_every == 0):
-                        preview = to_pil(self._finish(x.detach().clamp(0, 1)))
-                    yield StepEvent(step, self.total, level, len(self.sizes), shape, losses,
-                                    time.perf_counter() - start, preview)
-                    recent.append(losses["total"])
-                    if c.early_stop_tol > 0 and len(recent) > c.early_stop_patience:
-                        before = recent[-1 - c.early_stop_patience]
-                        if before - losses["total"] < c.early_stop_tol * abs(before):
-                            converged = True
-                            break
-                # The loss at a step is that of the image before the step; one last look at the final image.
-                with torch.no_grad():
-                    x.clamp_(0, 1)
-                    final, _ = value(x)
-                    if float(final) < self._best.loss:
-                        self._best = _Best(float(final), x.detach().clone())
-                # The next scale's targets are computed without this one's optimiser state and objective.
-                optimizer = evaluate = value = None
-            self.stop_reason = "converged" if converged else "finished"
+                    yield event
+                state.end_level()
+            state.finish()
         except GeneratorExit:
             self.stop_reason = self.stop_reason or "cancelled"
             raise
+        finally:
+            state.release()
 
     def result_tensor(self) -> torch.Tensor:
         """The best image so far as a ``[1, 3, H, W]`` tensor on the run's device at the output's size, as
@@ -483,10 +429,6 @@ class StyleTransfer:
         if best is None:
             raise RuntimeError("the run has not started: iterate it first")
         return best.detach().clamp(0, 1)
-
-
-def _finite(value: float) -> bool:
-    return value == value and abs(value) != float("inf")
 
 
 def _masks(masks: Sequence[object | None] | None, name: str) -> list[torch.Tensor | None] | None:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import gc
 from dataclasses import dataclass
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import torch
 from PIL import Image
@@ -77,15 +77,19 @@ class RetryingTransfer:
 
     ``make(config)`` builds one attempt (a ``StyleTransfer`` with everything but the config fixed);
     ``config`` is the first attempt's, and ``first`` that attempt if it is already built. ``floor``
-    is the smallest longest side a retry goes down to (default ``DEFAULT_FLOOR``). The surface is ``StyleTransfer``'s:
+    is the smallest longest side a retry goes down to (default ``DEFAULT_FLOOR``). ``drive(attempt)`` gives an
+    attempt's events (default: iterating it; ``studio.batcher`` optimises it with others, and raises its
+    error at the end as the iteration would). The surface is ``StyleTransfer``'s:
     ``StepEvent``s (the steps count from 1 again when a retry starts), ``close()``, ``run()``,
     ``result()``, ``has_image``, ``stop_reason``, ``history`` and ``total`` (of the attempt now
     running), plus ``notices`` (one line per retry) and ``attempt`` (the ``StyleTransfer`` now running).
     """
 
     def __init__(self, make: Callable[[TransferConfig], StyleTransfer], config: TransferConfig, *,
-                 floor: int | None = None, first: StyleTransfer | None = None) -> None:
+                 floor: int | None = None, first: StyleTransfer | None = None,
+                 drive: Callable[[StyleTransfer], Iterable[StepEvent]] = iter) -> None:
         self._make = make
+        self._drive = drive
         self.floor = DEFAULT_FLOOR if floor is None else floor
         self.attempt = first if first is not None else make(config)
         self.notices: list[str] = []
@@ -149,7 +153,7 @@ class RetryingTransfer:
         while True:
             failed = self.attempt
             try:
-                yield from failed
+                yield from self._drive(failed)
                 return
             except Exception as exc:
                 if not is_out_of_memory(exc):

@@ -4,7 +4,8 @@ The page is built without loading the weights; its first visit loads them (the r
 which) and measures this machine once (``studio.budget``), and every visit gets the measured defaults
 and the estimate lines with the runtime line (``studio.estimate``), so they arrive together.
 
-Every run shares one queue slot on the device; at most ``runtime.queue_size()`` runs wait for it, and
+Every run shares the device's queue slots (one, or ``NST_BATCH_SIZE`` when visitors' runs are optimised
+together, ``studio.batcher``); at most ``runtime.queue_size()`` runs wait for one, and
 a run asked for beyond that is refused with Gradio's "queue is full" message rather than kept
 waiting. Gradio's cache (uploads, and the copies of results it serves) is emptied of files older than
 ``limits.delete_cache()`` says. ``main()`` checks the host's environment variables (one line and exit
@@ -33,7 +34,7 @@ INTRO = ("# Neural style transfer studio\n"
 
 
 def build_demo() -> gr.Blocks:
-    """The whole studio as a ``gr.Blocks`` with its queue set up (one run at a time on the device)."""
+    """The whole studio as a ``gr.Blocks`` with its queue set up (the device's runs: ``wiring.device_queue``)."""
     with gr.Blocks(title=TITLE, delete_cache=limits.delete_cache()) as demo, estimate.collecting() as measured:
         gr.Markdown(INTRO)
         line = gr.Markdown("**Device:** … · **Weights:** loading…", elem_id="runtime")

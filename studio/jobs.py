@@ -4,7 +4,8 @@ A job gives ``Tick``s (one per optimiser step, one per finished part), says what
 (``work``: the ``Plan`` of its levels), and at the end saves what it has (``finish``):
 
 * ``SingleJob`` - one ``StyleTransfer`` that starts again lighter when out of memory
-  (``nst.recovery``); its result is a PNG carrying its settings and its preset;
+  (``nst.recovery``), optimised together with other visitors' runs when batching is on
+  (``studio.batcher``); its result is a PNG carrying its settings and its preset;
 * ``SweepJob`` - a ``nst.sweep.Sweep`` (an interpolation, a study); each finished run shows in the
   preview and the grid so far as the result; at the end the grid's PNG and, if asked, a GIF;
 * ``ClipJob`` - a ``nst.video.VideoTransfer``; each finished frame shows in the preview; at the end
@@ -32,7 +33,7 @@ from nst.sweep import Sweep
 from nst.video import VideoTransfer
 from nst.video_io import write_clip
 
-from . import runtime
+from . import batcher, runtime
 from .outputs import OUTPUTS, result_record, save_result
 from .storage import keep
 from .stream import Ending, Plan, Tick, describe, row, sentences
@@ -117,7 +118,7 @@ class SingleJob(Job):
         model = runtime.get_model()
         self.run = make(RetryingTransfer,
                         lambda c: nst.StyleTransfer(model, content, styles, c, device=runtime.device(), **options),
-                        config)
+                        config, drive=batcher.drive)
         self.mode, self.settings, self.preset = mode, settings, preset
         self._plan: tuple[object, Plan] | None = None
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from . import env, runtime
+from . import batcher, env, runtime
 
 MAX_PIXELS = 25_000_000          # one image or frame: a 6000 x 4000 photo fits
 MAX_UPLOAD_MB = 50
@@ -80,6 +80,8 @@ def check_environment() -> None:
     """Read every variable the app uses; ``env.HostSettingError`` for the first that cannot be used."""
     runtime.size_limit()
     runtime.queue_size()
+    batcher.batch_size()
+    batcher.window()
     try:
         runtime.time_limit()
     except gr.Error as exc:  # read per run too, where a visitor gets it as a message

@@ -9,8 +9,8 @@ clicks Run in the browser.
 
 The handler takes the tab's positional inputs in order and the settings form by name
 (``inputs_kwargs``; see ``studio.form``), so the API's parameter names are the handler's own
-parameters followed by the form's keys. Every run shares one queue slot on the device
-(``DEVICE_QUEUE``); Stop is served outside the queue, so it reaches a run while the queue is full:
+parameters followed by the form's keys. Every run shares the device's queue slots (``device_queue``:
+one, or ``NST_BATCH_SIZE`` when runs are optimised together, ``studio.batcher``); Stop is served outside the queue, so it reaches a run while the queue is full:
 the page's button posts to ``/gradio_api/run/stop``, and so can an API client (the README shows the
 call; ``gradio_client`` joins the queue for every call, Stop included, and is refused while it is full).
 """
@@ -24,15 +24,20 @@ from typing import Sequence
 
 import gradio as gr
 
-from . import runtime
+from . import batcher, runtime
 from .outputs import OutputPanel, continue_from
 from .stream import stop
 
-DEVICE_QUEUE = dict(concurrency_limit=1, concurrency_id="device")  # every run shares the one device
 RESULTS = runtime.EXAMPLES / "results"   # the examples' results, made ahead (python -m studio.examples)
 PRE_MADE = ("This is the example's result made ahead of time with this page's default settings "
             "(shown smaller). Press **Run** to make a new one here.")
 NOT_MADE = "The example is loaded: press **Run** to run it."
+
+
+def device_queue() -> dict:
+    """The queue settings every run's event shares: the device's slots, one per run optimised at once
+    (``NST_BATCH_SIZE``, 1 without batching)."""
+    return dict(concurrency_limit=batcher.batch_size(), concurrency_id="device")
 
 
 def click_js(button: gr.Button) -> str:
@@ -87,7 +92,7 @@ def wire_run(fn, button: gr.Button, inputs: list, out: OutputPanel, api_name: st
     and clicks ``button``."""
     outputs = outputs or out.outputs
     button.click(runtime.on_gpu(fn), inputs, outputs, inputs_kwargs=settings or None, api_name=api_name,
-                 show_progress_on=[outputs[3]], **DEVICE_QUEUE)
+                 show_progress_on=[outputs[3]], **device_queue())
     if examples is not None:
         examples.component.load_input_event.then(examples.show, examples.component.dataset, [out.result, out.status],
                                                  api_visibility="private", queue=False, show_progress="hidden")
