@@ -39,7 +39,10 @@ far uphill (on the stiff losses of shallow VGG layers at a coarse scale the loss
 the loss at ``x_{k+1}`` exceeds the loss at ``x_k`` by more than ``BACKTRACK_RISE``, the next step goes
 back halfway instead, to ``x_k + s_k / 2``, and the uphill point leaves no curvature pair (its pair is
 stored with ``rho = 0``); halving repeats while the loss keeps rising. This is chosen with tensor
-operations too (``torch.where``), so it adds no host synchronisation.
+operations too (``torch.where``), so it adds no host synchronisation. ``s_k`` is the step as taken:
+``x_{k+1}`` as the closure found it (the engine clamps the image to [0, 1] there) minus ``x_k``, the
+point kept as the reference. Halving the step as asked for instead would, after a clamp, not lead back
+to ``x_k``: a 448 px run was seen to converge that way to a point with a hundred times the loss.
 """
 
 from __future__ import annotations
@@ -76,7 +79,7 @@ class LBFGS:
         self.history = kind(x, history_size, CURVATURE_FLOOR)
         self.backtrack = backtrack
         self._previous_gradient: torch.Tensor | None = None  # g at the last point that did not go uphill
-        self._previous_step: torch.Tensor | None = None      # x now minus that point
+        self._reference: torch.Tensor | None = None          # that point
         self._previous_loss: torch.Tensor | None = None      # the loss there
 
     def zero_grad(self, set_to_none: bool = True) -> None:
@@ -95,26 +98,29 @@ class LBFGS:
         with torch.no_grad():
             g = self.x.grad.detach().reshape(-1).clone()
             value = loss.detach().reshape(()).to(g.dtype)
+            here = self.x.detach().reshape(-1)
             if self._previous_gradient is None:
                 direction = -g
                 t = self.lr * torch.clamp(1.0 / g.abs().sum(), max=1.0)
-                uphill = torch.zeros((), dtype=torch.bool, device=g.device)
             else:
                 uphill = value > self._previous_loss + BACKTRACK_RISE * self._previous_loss.abs()
                 if not self.backtrack:
                     uphill = torch.zeros_like(uphill)
-                self.history.add(self._previous_step, g, self._previous_gradient, keep=~uphill)
+                # The step as taken: x now minus the reference point (the closure may have moved x since,
+                # e.g. clamped it to the image's range, so this is not always the step that was asked for).
+                taken = here - self._reference
+                self.history.add(taken, g, self._previous_gradient, keep=~uphill)
                 direction = self.history.direction(g)
                 t = torch.full((), self.lr, device=g.device)
             descends = (g.abs().max() > self.tolerance_grad) & (g.dot(direction) < -self.tolerance_change)
             step = direction * torch.where(descends, t, torch.zeros_like(t))
-            if self._previous_step is not None:  # uphill: back to halfway along the last step instead
-                step = torch.where(uphill, -0.5 * self._previous_step, step)
-                self._previous_step = torch.where(uphill, 0.5 * self._previous_step, step)
+            if self._previous_gradient is not None:  # uphill: back to halfway to the reference instead
+                step = torch.where(uphill, -0.5 * taken, step)
+                self._reference = torch.where(uphill, self._reference, here)
                 self._previous_gradient = torch.where(uphill, self._previous_gradient, g)
                 self._previous_loss = torch.where(uphill, self._previous_loss, value)
             else:
-                self._previous_gradient, self._previous_step, self._previous_loss = g, step, value
+                self._previous_gradient, self._reference, self._previous_loss = g, here.clone(), value
             self.x.add_(step.view_as(self.x))
         return loss
 

