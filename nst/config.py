@@ -54,7 +54,7 @@ class TransferConfig:
         1.0, help="alpha: weight of the content loss.", label="Content weight α", flag="--content-weight",
         kind="float", low=0.0, ui=(0.0, 10.0, 0.1), role="look")
     style_weight: float = setting(
-        20.0, help="beta: weight of the style loss.", label="Style weight β", flag="--style-weight",
+        5.0, help="beta: weight of the style loss.", label="Style weight β", flag="--style-weight",
         kind="float", low=0.0, ui=(0.0, 100.0, 0.5), role="look")
     tv_weight: float = setting(
         1.0, help="gamma: weight of the total-variation loss, which smooths the result.",
