@@ -24,7 +24,7 @@ from studio.stream import stop
 from studio.tabs.single import stylize
 
 STATUS, RESULT = 2, 3
-RUN = dict(size=64, steps=8)
+RUN = dict(size=64, steps=8, style_weight=20.0)  # a strong style, so that the two paintings part the results
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
