@@ -42,17 +42,16 @@ class Shadowed:
 
 
 def shadowed_run(f, history: int, steps: int, lr: float) -> Shadowed:
-    x = torch.linspace(-1.2, 1.0, 20, dtype=torch.float64).requires_grad_(True)
-    optimizer = LBFGS(x, lr=lr, history_size=history, method="two_loop")
-    optimizer.history = shadow = Shadowed(x, history)
-    for _ in range(steps):
-        def closure():
-            optimizer.zero_grad()
-            loss = f(x)
-            loss.backward()
-            return loss
-        optimizer.step(closure)
-    return shadow
+    shadows = []
+
+    def make(x: torch.Tensor) -> LBFGS:
+        optimizer = LBFGS(x, lr=lr, history_size=history, method="two_loop")
+        optimizer.history = Shadowed(x, history)
+        shadows.append(optimizer.history)
+        return optimizer
+
+    trajectory(make, f, torch.linspace(-1.2, 1.0, 20, dtype=torch.float64), steps)
+    return shadows[0]
 
 
 @pytest.mark.parametrize("backtrack", [False, True])
