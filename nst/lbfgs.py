@@ -38,7 +38,11 @@ One departure from PyTorch's (``backtrack=True``, the default): without a line s
 far uphill (on the stiff losses of shallow VGG layers at a coarse scale the loss can jump tenfold). When
 the loss at ``x_{k+1}`` exceeds the loss at ``x_k`` by more than ``BACKTRACK_RISE``, the next step goes
 back halfway instead, to ``x_k + s_k / 2``, and the uphill point leaves no curvature pair (its pair is
-stored with ``rho = 0``); halving repeats while the loss keeps rising. This is chosen with tensor
+stored with ``rho = 0``); halving repeats while the loss keeps rising. The step length then remembers
+it: after ``j`` halvings the next step is ``t = lr 2^-j``, and each step that does not go uphill doubles
+``t`` back, up to ``lr``. Without that memory the next full step can overshoot just as far, and a level
+can spend all its steps in that cycle: a 448 px lion + the_scream run jumped from a loss of 2.3 to
+200-900 every four steps and ended with the image it had found after its first step there. This is chosen with tensor
 operations too (``torch.where``), so it adds no host synchronisation. ``s_k`` is the step as taken:
 ``x_{k+1}`` as the closure found it (the engine clamps the image to [0, 1] there) minus ``x_k``, the
 point kept as the reference. Halving the step as asked for instead would, after a clamp, not lead back
@@ -81,6 +85,7 @@ class LBFGS:
         self._previous_gradient: torch.Tensor | None = None  # g at the last point that did not go uphill
         self._reference: torch.Tensor | None = None          # that point
         self._previous_loss: torch.Tensor | None = None      # the loss there
+        self._shrink: torch.Tensor | None = None             # the step length's factor, 2^-j after j halvings
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear ``x.grad`` before the closure computes it again."""
@@ -111,7 +116,11 @@ class LBFGS:
                 taken = here - self._reference
                 self.history.add(taken, g, self._previous_gradient, keep=~uphill)
                 direction = self.history.direction(g)
-                t = torch.full((), self.lr, device=g.device)
+                # After j halvings the next step is 2^-j of the full one, and each step that does not go
+                # uphill doubles it back towards the full step.
+                self._shrink = torch.where(uphill, 0.5 * self._shrink, self._shrink)
+                t = self.lr * self._shrink
+                self._shrink = torch.where(uphill, self._shrink, torch.clamp(2.0 * self._shrink, max=1.0))
             descends = (g.abs().max() > self.tolerance_grad) & (g.dot(direction) < -self.tolerance_change)
             step = direction * torch.where(descends, t, torch.zeros_like(t))
             if self._previous_gradient is not None:  # uphill: back to halfway to the reference instead
@@ -121,6 +130,7 @@ class LBFGS:
                 self._previous_loss = torch.where(uphill, self._previous_loss, value)
             else:
                 self._previous_gradient, self._reference, self._previous_loss = g, here.clone(), value
+                self._shrink = torch.ones((), dtype=g.dtype, device=g.device)
             self.x.add_(step.view_as(self.x))
         return loss
 

@@ -120,11 +120,14 @@ def test_a_closure_without_backward_is_an_error():
 @pytest.mark.parametrize("method", METHODS)
 def test_a_step_that_jumps_uphill_is_taken_back_halfway_until_the_loss_falls(method):
     """f(x) = x^2 from 1 with a step size far too large: 1 -> -4 (16, uphill), back to halfway -1.5 (2.25,
-    still more than 1.5x the last good loss), then -0.25 (0.0625), which is kept."""
+    still more than 1.5x the last good loss), then -0.25 (0.0625), which is kept. Two halvings: the next
+    step is a quarter of the full one, from -0.25 along the exact Newton direction +0.25 (f'' = 2 is
+    known from the kept pair) to -0.25 + 5/4 * 0.25 = 0.0625; the full step would land on 1.0, uphill
+    again, and from there the same cycle would start over."""
     f = lambda x: (x ** 2).sum()  # noqa: E731
     start = torch.ones(1, dtype=torch.float64)
-    xs = [float(p) for p in trajectory(lambda x: LBFGS(x, lr=5.0, method=method), f, start, 3)]
-    assert xs == pytest.approx([-4.0, -1.5, -0.25])
+    xs = [float(p) for p in trajectory(lambda x: LBFGS(x, lr=5.0, method=method), f, start, 4)]
+    assert xs == pytest.approx([-4.0, -1.5, -0.25, 0.0625])
     plain = [float(p) for p in trajectory(lambda x: LBFGS(x, lr=5.0, backtrack=False, method=method), f, start, 3)]
     assert plain[0] == pytest.approx(-4.0) and abs(plain[1]) > 1.5  # PyTorch's step keeps going from -4
 

@@ -70,9 +70,9 @@ def test_same_iterates_as_the_two_loop(problem, steps, history, backtrack):
 
 @pytest.mark.parametrize("history", [3, 50])
 def test_same_directions_through_a_long_run_with_uphill_steps(history):
-    """200 steps of Rosenbrock with steps too long (the 50-pair buffer wraps four times), the two-loop
-    recursion driving: the compact directions from the same pairs agree to rounding all along."""
-    shadow = shadowed_run(rosenbrock, history, 200, lr=1.0)
+    """200 steps of Rosenbrock with steps four times too long (the 50-pair buffer wraps four times), the
+    two-loop recursion driving: the compact directions from the same pairs agree to rounding all along."""
+    shadow = shadowed_run(rosenbrock, history, 200, lr=4.0)
     assert shadow.uphill >= 10, shadow.uphill
     assert max(shadow.errors) < 1e-9
 
