@@ -78,7 +78,7 @@ class TransferConfig:
     min_gram_positions: float = setting(
         1.0, help="A style layer is matched at a scale only where its Gram matrix averages over at least this "
                   "many positions per channel (H*W >= this * C); fewer pin the painting's layout, so its objects "
-                  "get copied (0: every style layer at every scale).",
+                  "get copied (0: every style layer at every scale, as texture synthesis always does).",
         label="Gram positions per channel", flag="--min-gram-positions", kind="float", low=0.0, high=64.0,
         role="look")
     style_blend_weights: tuple[float, ...] | None = setting(

@@ -21,7 +21,8 @@ matching it pins the painting's very feature vectors in place, copying its objec
 a landscape). A layer joins where ``H_l W_l >= rho C_l`` (``rho`` = ``config.min_gram_positions``), so
 at the coarse scales of a coarse-to-fine run (64 px: relu5_1 is 4x4 for 512 channels) and at small
 sizes the deepest layers wait until the image is large enough, and their weights are shared out among
-the others (``s_l`` is normalised over the layers matched at that scale).
+the others (``s_l`` is normalised over the layers matched at that scale). Texture synthesis, with no
+photo whose layout the painting's could replace, matches every layer at every scale (``rho = 0``).
 
 The terms are reported by name, ``"content"``, ``"style"``, ``"tv"`` and each extra term's, and their
 sum is ``L``. ``Objective`` evaluates ``L`` from the features of the whole image; ``nst.tiled``'s

@@ -368,9 +368,13 @@ class StyleTransfer:
 
     def level_config(self, shape: tuple[int, int]) -> TransferConfig:
         """The settings at a scale of ``shape``: the style layers whose Gram matrices are texture statistics
-        there (``nst.objective.style_layers_at``), their layer weights with them."""
+        there (``nst.objective.style_layers_at``), their layer weights with them. Texture synthesis (no
+        content image) matches every layer at every scale, as Gatys et al. (2015) do: with no photo there is
+        no layout for the painting's to replace, and without the deep layers the texture does not cover
+        the canvas (a 256 x 192 Kandinsky texture left a third of it a flat grey)."""
         c = self.config
-        layers = style_layers_at(c.style_layers, shape, self.model.channels, c.min_gram_positions)
+        rho = c.min_gram_positions if self.content is not None else 0.0
+        layers = style_layers_at(c.style_layers, shape, self.model.channels, rho)
         if layers == c.style_layers:
             return c
         weights = None if c.style_layer_weights is None else \

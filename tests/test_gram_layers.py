@@ -47,3 +47,15 @@ def test_each_scale_of_a_run_matches_the_layers_its_size_allows(tiny_model, cont
     off = StyleTransfer(tiny_model, content, [style], config.replace(min_gram_positions=0), device="cpu")
     assert off.level_config(off._level_shape(32)).style_layers == STYLE_LAYERS
     assert len(list(run)) == 2 and run.stop_reason == "finished"
+
+
+def test_a_texture_matches_every_style_layer_at_every_scale(tiny_model, style):
+    """Without a content image there is no photo whose layout the rule protects: the 32 px scale that
+    leaves relu5_1 out of a transfer keeps it in a texture, whatever min_gram_positions says."""
+    config = TransferConfig(size=64, steps=2, scales=2, min_scale_size=32, preview_every=0, content_weight=0.0,
+                            init="noise", min_gram_positions=4.0)
+    texture = StyleTransfer(tiny_model, None, [style], config, device="cpu", content_size=(48, 64))
+    assert all(texture.level_config(texture._level_shape(longest)).style_layers == STYLE_LAYERS
+               for longest in texture.sizes)
+    assert len(list(texture)) == 2 and texture.stop_reason == "finished"
+
