@@ -123,6 +123,16 @@ def tiny_weights() -> VGGWeights:
 
 
 @pytest.fixture
+def tiny_app_folder(tmp_path_factory, tiny_weights: VGGWeights, monkeypatch) -> Path:
+    """The app's environment for a test: tiny weights, results in a temporary folder, no time limit."""
+    folder = tmp_path_factory.mktemp("app")
+    monkeypatch.setenv("NST_WEIGHTS", str(save_features(tiny_weights, folder / "tiny.safetensors")))
+    monkeypatch.setenv("NST_OUTPUT_DIR", str(folder / "outputs"))
+    monkeypatch.delenv("NST_TIME_LIMIT", raising=False)
+    return folder
+
+
+@pytest.fixture
 def tiny_model(tiny_weights: VGGWeights) -> VGG19Features:
     """A VGG-19 feature extractor over ``tiny_weights``."""
     return VGG19Features(tiny_weights)

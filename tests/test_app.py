@@ -19,7 +19,6 @@ import nst
 from nst.config import SPEC
 from memory_limited import MemoryLimited
 from nst.features import VGG19Features
-from nst.weights import save_features
 from studio import runtime
 from studio.app import build_demo
 from studio.inputs import image_input, painted_mask
@@ -42,14 +41,10 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(autouse=True)
-def tiny_app(tmp_path_factory, tiny_weights, monkeypatch):
-    """The app on tiny weights, writing results to a temporary folder."""
-    folder = tmp_path_factory.mktemp("app")
-    monkeypatch.setenv("NST_WEIGHTS", str(save_features(tiny_weights, folder / "tiny.safetensors")))
-    monkeypatch.setenv("NST_OUTPUT_DIR", str(folder / "outputs"))
+def tiny_app(tiny_app_folder, monkeypatch):
+    """The app on tiny weights, writing results to a temporary folder, at its own size cap."""
     monkeypatch.delenv("NST_MAX_SIZE", raising=False)
-    monkeypatch.delenv("NST_TIME_LIMIT", raising=False)
-    return folder
+    return tiny_app_folder
 
 
 def final_settings(outputs: list[tuple]) -> dict:

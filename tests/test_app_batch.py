@@ -16,7 +16,6 @@ from PIL import Image
 
 import nst
 from memory_limited import MemoryLimited
-from nst.weights import save_features
 from studio import batcher, limits, runtime
 from studio.app import build_demo
 from studio.env import HostSettingError
@@ -30,17 +29,13 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(autouse=True)
-def tiny_app(tmp_path_factory, tiny_weights, monkeypatch):
+def tiny_app(tiny_app_folder, monkeypatch):
     """The app on tiny weights in float32, results in a temporary folder, two runs per batch."""
-    folder = tmp_path_factory.mktemp("app")
-    monkeypatch.setenv("NST_WEIGHTS", str(save_features(tiny_weights, folder / "tiny.safetensors")))
-    monkeypatch.setenv("NST_OUTPUT_DIR", str(folder / "outputs"))
     monkeypatch.setenv("NST_PRECISION", "fp32")
     monkeypatch.setenv("NST_BATCH_SIZE", "2")
     monkeypatch.setenv("NST_BATCH_WINDOW_MS", "20000")  # both runs join; two waiting close the window at once
-    monkeypatch.delenv("NST_TIME_LIMIT", raising=False)
     monkeypatch.setattr(batcher, "_shared", {})  # a batcher of this test's own
-    return folder
+    return tiny_app_folder
 
 
 class Visitor:
