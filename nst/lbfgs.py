@@ -39,14 +39,16 @@ far uphill (on the stiff losses of shallow VGG layers at a coarse scale the loss
 the loss at ``x_{k+1}`` exceeds the loss at ``x_k`` by more than ``BACKTRACK_RISE``, the next step goes
 back halfway instead, to ``x_k + s_k / 2``, and the uphill point leaves no curvature pair (its pair is
 stored with ``rho = 0``); halving repeats while the loss keeps rising. The step length then remembers
-it: after ``j`` halvings the next step is ``t = lr 2^-j``, and each step that does not go uphill doubles
-``t`` back, up to ``lr``. Without that memory the next full step can overshoot just as far, and a level
-can spend all its steps in that cycle: a 448 px lion + the_scream run jumped from a loss of 2.3 to
-200-900 every four steps and ended with the image it had found after its first step there. This is chosen with tensor
-operations too (``torch.where``), so it adds no host synchronisation. ``s_k`` is the step as taken:
-``x_{k+1}`` as the closure found it (the engine clamps the image to [0, 1] there) minus ``x_k``, the
-point kept as the reference. Halving the step as asked for instead would, after a clamp, not lead back
-to ``x_k``: a 448 px run was seen to converge that way to a point with a hundred times the loss.
+it, as a factor ``f`` of ``lr`` that each uphill point halves and each other point doubles (up to 1)
+after its step has used it: after a full step and ``j`` halvings the next step is ``t = lr 2^-j``, and the
+steps after it ``lr 2^-(j-1)``, ... back to ``lr``. Without that memory the next full step can overshoot
+just as far, and a level can spend all its steps in that cycle: a 448 px lion + the_scream level jumped
+from a loss of 2.3 to 200-900 every four steps and ended with the image it had found after its first step
+there. All this is chosen with tensor operations too (``torch.where``), so it adds no host
+synchronisation. ``s_k`` is the step as taken: ``x_{k+1}`` as the closure found it (the engine clamps
+the image to [0, 1] there) minus ``x_k``, the point kept as the reference. Halving the step as asked
+for instead would, after a clamp, not lead back to ``x_k``: a 448 px run was seen to converge that way
+to a point with a hundred times the loss.
 """
 
 from __future__ import annotations
@@ -85,7 +87,7 @@ class LBFGS:
         self._previous_gradient: torch.Tensor | None = None  # g at the last point that did not go uphill
         self._reference: torch.Tensor | None = None          # that point
         self._previous_loss: torch.Tensor | None = None      # the loss there
-        self._shrink: torch.Tensor | None = None             # the step length's factor, 2^-j after j halvings
+        self._shrink: torch.Tensor | None = None             # f, the step length's factor of lr (see step)
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear ``x.grad`` before the closure computes it again."""
@@ -116,8 +118,7 @@ class LBFGS:
                 taken = here - self._reference
                 self.history.add(taken, g, self._previous_gradient, keep=~uphill)
                 direction = self.history.direction(g)
-                # After j halvings the next step is 2^-j of the full one, and each step that does not go
-                # uphill doubles it back towards the full step.
+                # The factor f: halved at each uphill point; at any other, used by this step, then doubled.
                 self._shrink = torch.where(uphill, 0.5 * self._shrink, self._shrink)
                 t = self.lr * self._shrink
                 self._shrink = torch.where(uphill, self._shrink, torch.clamp(2.0 * self._shrink, max=1.0))
