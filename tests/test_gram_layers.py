@@ -58,4 +58,3 @@ def test_a_texture_matches_every_style_layer_at_every_scale(tiny_model, style):
     assert all(texture.level_config(texture._level_shape(longest)).style_layers == STYLE_LAYERS
                for longest in texture.sizes)
     assert len(list(texture)) == 2 and texture.stop_reason == "finished"
-
