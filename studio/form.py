@@ -43,6 +43,7 @@ from nst.config import SPEC, TransferConfig
 from nst.features import LAYER_NAMES
 from nst.presets import Preset
 from nst.settings import Setting
+from nst.texture import TEXTURE_LOOK
 
 from . import budget, runtime
 from .estimate import device_default
@@ -273,8 +274,7 @@ class Form:
 # they set it themselves (a texture's size, content weight and start; the studies' layers).
 TRANSFER = Form(("size", "steps", "content_weight", "style_weight", "tv_weight", "optimizer", "init", "pooling", "seed",
                  "scales", "content_layers", "style_layers"), init_image=True)
-TEXTURE = TRANSFER.without("size", "content_weight", "init", "content_layers", init_image=False,
-                           pooling="avg", tv_weight=0.0)
+TEXTURE = TRANSFER.without("size", "content_weight", "init", "content_layers", init_image=False, **TEXTURE_LOOK)
 EXPLORE = TRANSFER.without("init", "scales", "content_layers", "style_layers", init_image=False,
                            size=lambda: min(128, runtime.size_limit()),
                            steps=lambda: max(1, budget.default_steps() // 2))

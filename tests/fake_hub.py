@@ -20,8 +20,10 @@ import hashlib
 import re
 import threading
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Mapping
+
+from tests.local_http import LocalHTTPServer
 
 _PATH = re.compile(r"^/(?P<repo>[^/]+/[^/]+)/resolve/(?P<revision>[^/]+)/(?P<filename>.+)$")
 _RANGE = re.compile(r"^bytes=(?P<start>\d+)-(?P<end>\d*)$")
@@ -39,7 +41,7 @@ class Request:
     sent: int           # body bytes handed to the socket
 
 
-class FakeHub:
+class FakeHub(LocalHTTPServer):
     """A threaded HTTP server holding ``files[(repo_id, filename)] = bytes`` at one commit."""
 
     def __init__(self, files: Mapping[tuple[str, str], bytes], *, commit: str = DEFAULT_COMMIT,
@@ -50,14 +52,7 @@ class FakeHub:
         self.honour_ranges = honour_ranges
         self.requests: list[Request] = []
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def endpoint(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        super().__init__(_handler_for(self))
 
     @property
     def bytes_sent(self) -> int:
@@ -72,15 +67,6 @@ class FakeHub:
     def record(self, request: Request) -> None:
         with self._lock:
             self.requests.append(request)
-
-    def __enter__(self) -> "FakeHub":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
 
 
 def _handler_for(hub: FakeHub) -> type[BaseHTTPRequestHandler]:

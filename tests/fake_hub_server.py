@@ -30,8 +30,10 @@ import json
 import re
 import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import unquote, urlsplit
+
+from tests.local_http import LocalHTTPServer
 
 _API = re.compile(r"^/api/models/(?P<repo>[^/]+/[^/]+)/(?P<verb>preupload|commit|revision|tree)/(?P<revision>[^/]+)"
                   r"(?P<rest>/.*)?$")
@@ -62,7 +64,7 @@ class Repo:
         return next((c for c in self.commits if c.oid == oid), None)
 
 
-class FakeHubServer:
+class FakeHubServer(LocalHTTPServer):
     """A threaded HTTP server standing in for the Hub; use it as a context manager."""
 
     def __init__(self, token: str = "hf_test_write_token") -> None:
@@ -72,14 +74,7 @@ class FakeHubServer:
         self.requests: list[tuple[str, str, str | None]] = []   # (method, path, Authorization header)
         self.commits: list[tuple[str, Commit]] = []   # (repo_id, commit), in order
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def endpoint(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        super().__init__(_handler_for(self))
 
     def authorizations(self) -> set[str | None]:
         """Every ``Authorization`` header the server has seen (None: a request without one)."""
@@ -105,15 +100,6 @@ class FakeHubServer:
         repo.branches[branch] = oid
         self.commits.append((repo_id, commit))
         return oid
-
-    def __enter__(self) -> "FakeHubServer":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
 
 
 def _handler_for(hub: FakeHubServer) -> type[BaseHTTPRequestHandler]:

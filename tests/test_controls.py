@@ -221,6 +221,14 @@ def test_texture_size_and_shape(tiny_model, images):
                       device="cpu").run().size == (24, 40)
 
 
+def test_a_texture_defaults_to_the_papers_look_and_keeps_a_config_given(tiny_model, images):
+    style = images["starry"]
+    assert synthesize(tiny_model, style, 32, device="cpu").config.replace(size=512) == texture_config(
+        TransferConfig(pooling="avg", tv_weight=0.0))
+    given = synthesize(tiny_model, style, 32, TransferConfig(pooling="max", tv_weight=2.0), device="cpu").config
+    assert (given.pooling, given.tv_weight) == ("max", 2.0)
+
+
 def test_texture_config_drops_content_and_colour_settings():
     config = texture_config(TransferConfig(preserve_color="lab", init="content", content_weight=5.0))
     assert (config.content_weight, config.init, config.preserve_color) == (0.0, "noise", "off")

@@ -105,6 +105,19 @@ def test_texture_takes_only_styles(nst, tmp_path):
     assert Image.open(out).size == (40, 20)
 
 
+def test_texture_takes_the_papers_look_unless_typed_or_preset(nst, tmp_path):
+    texture, typed, photo, preset = (tmp_path / f"{name}.png" for name in ("texture", "typed", "photo", "preset"))
+    assert nst("--texture", "@starry_night.jpg", "-o", str(texture))[0] == 0
+    assert nst("--texture", "@starry_night.jpg", "-o", str(typed), "--pooling", "max", "--tv-weight", "2")[0] == 0
+    assert nst("@face.jpg", "@starry_night.jpg", "-o", str(photo))[0] == 0
+    assert nst("--texture", "@starry_night.jpg", "-o", str(preset), "--preset", str(photo))[0] == 0
+    look = lambda path: (read_settings(path)["config"]["pooling"], read_settings(path)["config"]["tv_weight"])
+    assert look(texture) == ("avg", 0.0)      # Gatys 2015's texture synthesis
+    assert look(typed) == ("max", 2.0)        # what the user typed wins
+    assert look(photo) == ("max", 1.0)        # a transfer keeps the transfer's defaults ...
+    assert look(preset) == ("max", 1.0)       # ... and a preset made from it is the base of a texture too
+
+
 def test_texture_errors(nst, tmp_path):
     code, err = nst("--texture", "@starry_night.jpg", "-o", str(tmp_path / "t.png"), "--preserve-color", "lab")
     assert code == 2 and "--preserve-color takes colours from a CONTENT image" in err

@@ -20,11 +20,11 @@ from .. import __version__
 from ..config import MAX_SIZE, TransferConfig
 from ..record import result_record
 from ..image import save_image
-from ..texture import texture_config
+from ..texture import TEXTURE_LOOK, texture_config
 from .common import Parser, UsageError, add_machine_options, open_image, open_model, say
 from .outputs import check_output, check_writable, deliver, reason
 from .options import (
-    add_setting_option, add_setting_options, check_counts, config_from_args, in_flag_terms, typed_settings,
+    CLI_DEFAULTS, add_setting_option, add_setting_options, check_counts, config_from_args, in_flag_terms, typed_settings,
 )
 from .preset_options import preset_for_transfer
 from .progress import Progress
@@ -78,7 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--default-style", type=int, default=None, metavar="N",
                    help="the STYLE (1 = the first) painting the area no --mask covers; otherwise it keeps the content")
     p.add_argument("--texture", action="store_true",
-                   help="synthesise a texture: no CONTENT, every image given is a STYLE")
+                   help="synthesise a texture: no CONTENT, every image given is a STYLE; average pooling and "
+                        "--tv-weight 0 (Gatys 2015) unless typed or a --preset sets them")
     p.add_argument("--texture-size", type=_dimensions, default=None, metavar="WIDTHxHEIGHT",
                    help="with --texture: the output's exact size (default: --size on the style's aspect ratio)")
     add_setting_option(p, "preview_every", flag="--save-every", dest="save_every", metavar="N",
@@ -114,7 +115,10 @@ def build_interpolate_parser() -> argparse.ArgumentParser:
 
 
 def _transfer_config(args: argparse.Namespace) -> TransferConfig:
-    """The run's settings; with ``--texture``, made fit for synthesis."""
+    """The run's settings; with ``--texture``, made fit for synthesis, on the paper's look for textures
+    (``TEXTURE_LOOK``) where no preset gives the base."""
+    if args.texture and args.base_config is CLI_DEFAULTS:
+        args.base_config = CLI_DEFAULTS.replace(**TEXTURE_LOOK)
     config = config_from_args(args)
     if not args.texture:
         return config
