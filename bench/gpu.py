@@ -7,7 +7,11 @@ the style and content distances of its result (``nst.metrics``, as in ``bench.py
 first keeps CUDA's start-up and cuDNN's algorithm choice out of the numbers. Also measured per size:
 one bare VGG-19 forward+backward pass against one step of ours with a full L-BFGS history, its
 direction ``-H g`` by the two-loop recursion and by the compact form (``nst.lbfgs``), and pastiche's
-500-step run at the first size on the same card when it is installed (``--pastiche``).
+500-step run at the first size on the same card when it is installed (``--pastiche``). And a check
+that a step waits for the host nowhere but where it is meant to: a short run at the first size with
+every L-BFGS step (its closure's forward+backward pass included) under
+``torch.cuda.set_sync_debug_mode("error")``, which raises on any synchronising call; the per-step
+loss read-back and the per-level bookkeeping sit outside the step and are allowed.
 
     python -m bench.gpu                                    # 512 1024 2048, fp32 and bf16
     python -m bench.gpu --sizes 512 --precisions fp32 --assets docs/examples
@@ -105,6 +109,47 @@ def step_cost(model, content, size: int, repeats: int = 10, fill: int = 50) -> d
     return cost
 
 
+@contextlib.contextmanager
+def strict_steps():
+    """Inside, every ``nst.lbfgs.LBFGS.step`` (and the closure it calls) raises on a host synchronisation."""
+    from nst.lbfgs import LBFGS
+
+    step = LBFGS.step
+
+    def strict(self, closure):
+        if DEVICE == "cuda":
+            torch.cuda.set_sync_debug_mode("error")
+        try:
+            return step(self, closure)
+        finally:
+            if DEVICE == "cuda":
+                torch.cuda.set_sync_debug_mode(0)
+
+    LBFGS.step = strict
+    try:
+        yield
+    finally:
+        LBFGS.step = step
+
+
+def sync_check(model, content, style, size: int, steps: int = 60) -> dict:
+    """A run of ``steps`` at ``size`` with every step strict (``strict_steps``): ``{"sync_free": True}``, or
+    False and the synchronising call's error and the frames of ours it came through."""
+    import traceback
+
+    from nst import StyleTransfer, TransferConfig
+
+    config = TransferConfig(size=size, steps=steps, preview_every=0)
+    try:
+        with strict_steps():
+            StyleTransfer(model, content, [style], config, device=DEVICE).run()
+    except RuntimeError as exc:
+        frames = [f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in traceback.extract_tb(exc.__traceback__)
+                  if "/nst/" in f.filename]
+        return {"size": size, "steps": steps, "sync_free": False, "error": str(exc).splitlines()[0], "where": frames}
+    return {"size": size, "steps": steps, "sync_free": True}
+
+
 def pastiche_run(content: Path, style: Path, size: int, steps: int, out: Path) -> float:
     """Wall seconds of pastiche's own command line on the card (a fresh process, weights loading included)."""
     command = [sys.executable, "-m", "pastiche", "--content", str(content), "--styles", str(style),
@@ -128,6 +173,7 @@ def main() -> None:
     parser.add_argument("--max-memory", default="0", help="memory budget such as 8GB (0: the card's free memory); "
                         "scales that do not fit are optimised in tiles")
     parser.add_argument("--no-step-cost", action="store_true", help="leave out the step against bare pass timing")
+    parser.add_argument("--no-sync-check", action="store_true", help="leave out the check for host syncs in a step")
     parser.add_argument("--cudnn-benchmark", action="store_true", help="let cuDNN time its algorithms per shape")
     parser.add_argument("--device", default="cuda", choices=["cuda", "cpu"], help="cpu: a dry run of the script")
     args = parser.parse_args()
@@ -172,6 +218,10 @@ def main() -> None:
     for size, cost in costs.items():
         print(json.dumps({"size": size, **cost}), flush=True)
 
+    sync = None if args.no_sync_check else sync_check(model, content, style, args.sizes[0], min(60, args.steps))
+    if sync is not None:
+        print(json.dumps({"sync_check": sync}), flush=True)
+
     pastiche = None
     if args.pastiche:
         size = args.sizes[0]
@@ -183,7 +233,7 @@ def main() -> None:
         print(json.dumps({"pastiche": pastiche}), flush=True)
 
     (args.out / "gpu.json").write_text(json.dumps({"card": card, "rows": rows, "step_cost": costs,
-                                                   "pastiche": pastiche}, indent=2))
+                                                   "sync_check": sync, "pastiche": pastiche}, indent=2))
     print(f"\n{card}\n")
     print("| size | precision | steps | wall time (s) | s/step | peak GPU memory (GiB) | style distance | content distance |")
     print("|---|---|---|---|---|---|---|---|")
@@ -198,6 +248,9 @@ def main() -> None:
     for size, c in costs.items():
         print(f"| {size} | {c['bare_s'] * 1000:.1f} | {c['two_loop_s'] * 1000:.1f} | {c['two_loop_ratio']:.2f} "
               f"| {c['compact_s'] * 1000:.1f} | {c['compact_ratio']:.2f} | {c['gain']:.2f} |")
+    if sync is not None:
+        verdict = "none" if sync["sync_free"] else f"{sync['error']} (via {' > '.join(sync['where'])})"
+        print(f"\nHost syncs inside an L-BFGS step ({sync['steps']} steps at {sync['size']} px): {verdict}")
     if pastiche:
         print(f"\npastiche, {pastiche['steps']} steps at {pastiche['size']} px: {pastiche['wall_s']:.1f} s, style {pastiche['style_distance']:.3f}, "
               f"content {pastiche['content_distance']:.3f}")

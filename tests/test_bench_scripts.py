@@ -61,3 +61,23 @@ def test_the_screenshot_shows_a_finished_run_of_the_first_example(tmp_path, tiny
     with Image.open(shot) as picture:
         assert picture.size == (1400, 1060)
         assert len(picture.convert("RGB").getcolors(1 << 24)) > 1000  # a page with photos on it, not a blank one
+
+
+def test_the_gpu_benchs_sync_check_names_where_a_step_failed_and_restores_the_optimiser(tiny_model, content, style,
+                                                                                      monkeypatch):
+    from bench import gpu
+    from nst.lbfgs import LBFGS
+    from nst.objective import Objective
+
+    monkeypatch.setattr(gpu, "DEVICE", "cpu")  # the mode itself needs CUDA; the patching and the report do not
+    step = LBFGS.step
+    assert gpu.sync_check(tiny_model, content, style, 48, steps=4) == {"size": 48, "steps": 4, "sync_free": True}
+    assert LBFGS.step is step
+
+    def synchronising(self, x):
+        raise RuntimeError("called a synchronizing CUDA operation\nmore")
+
+    monkeypatch.setattr(Objective, "evaluate", synchronising)
+    report = gpu.sync_check(tiny_model, content, style, 48, steps=4)
+    assert report["sync_free"] is False and report["error"] == "called a synchronizing CUDA operation"
+    assert any("lbfgs.py" in frame for frame in report["where"]) and LBFGS.step is step
