@@ -34,7 +34,7 @@ from nst.video import VideoTransfer
 from nst.video_io import write_clip
 
 from . import batcher, runtime
-from .outputs import OUTPUTS, result_record, save_result
+from .outputs import OUTPUTS, panel_columns, result_record, save_result
 from .storage import keep
 from .stream import Ending, Plan, Tick, describe, row, sentences
 
@@ -195,8 +195,13 @@ class SweepJob(_SequenceJob):
     def detail(self, event: SequenceEvent) -> str:
         return f"{event.label}: run {event.index + 1}/{event.count}, {describe(event.event)}"
 
+    def grid(self) -> Image.Image:
+        """The images made so far, captioned, in the columns that show each largest in the panel."""
+        first = self.sequence.results()[0]
+        return self.sequence.grid(panel_columns(len(self.sequence.results()), first.width / first.height))
+
     def part(self, image: Image.Image) -> dict[str, Any]:
-        return {"preview": image, "result": self.sequence.grid()}
+        return {"preview": image, "result": self.grid()}
 
     def finish(self, ending: Ending) -> tuple[dict[str, Any], str]:
         images = self.sequence.results()
@@ -205,7 +210,7 @@ class SweepJob(_SequenceJob):
         record = result_record(self.mode, self.settings, self.config, self.sequence.model.source,
                                stop_reason=ending.recorded_reason, steps_done=ending.step,
                                labels=self.sequence.labels[: len(images)])
-        grid, kept = save_result(self.sequence.grid(), self.mode, record)
+        grid, kept = save_result(self.grid(), self.mode, record)
         last = _download(grid)
         if self.gif and len(images) > 1 and last is not None:
             gif = keep(lambda path: save_gif(images, path, duration_ms=GIF_FRAME_MS, bounce=True), self.mode, ".gif")

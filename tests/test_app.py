@@ -22,7 +22,7 @@ from nst.features import VGG19Features
 from studio import runtime
 from studio.app import build_demo
 from studio.inputs import image_input, painted_mask
-from studio.outputs import continue_from
+from studio.outputs import continue_from, panel_columns
 from studio.stream import failure, stop
 from studio.tabs.colour import stylize_color
 from studio.tabs.explore import explore
@@ -251,6 +251,17 @@ def test_explore_studies_give_labelled_grids(photo, painting, study, labels):
     settings = final_settings_of_grid(outputs)
     assert settings["study"] == study and len(settings["labels"]) == labels
     assert outputs[-1][DOWNLOAD] == outputs[-1][RESULT]
+
+
+def test_a_sweeps_grid_is_laid_out_for_the_result_panel(photo, painting):
+    outputs = list(explore(photo, painting, "content layers", "1", size=32, steps=2))  # five 32 x 24 images
+    with Image.open(outputs[-1][RESULT]) as grid:
+        assert grid.height > grid.width, "five 4:3 images in two columns and three rows, not a strip"
+    assert [panel_columns(n, 4 / 3) for n in (1, 2, 3, 5, 8)] == [1, 1, 2, 2, 2]
+    assert [panel_columns(n, 3 / 4) for n in (1, 2, 5, 9)] == [1, 2, 3, 3]
+    assert panel_columns(5, 4 / 3, panel_aspect=8.0) == 5  # a wide panel takes them in one row
+    with pytest.raises(ValueError):
+        panel_columns(0, 1.0)
 
 
 def test_stop_ends_a_sweep_and_keeps_what_is_done(photo, painting):
