@@ -6,7 +6,7 @@ With no content image the loss is the style term alone (plus total variation),
 
 minimised from seeded noise, so the texture is a new sample each seed. Its look defaults to the
 paper's (``TEXTURE_LOOK``): VGG-19's max pooling replaced by average pooling, which the paper found to
-give smoother gradients and better textures, and no TV term (gamma = 0), since the noise start leaves
+improve the gradient flow and give slightly cleaner results, and no TV term (gamma = 0), since the noise start leaves
 no photo edges to keep clean. The output's longest side is
 ``config.size``; its aspect ratio is the first style's unless ``shape = (h, w)`` is given. Style
 masks work here too: they lay out different textures over the canvas.

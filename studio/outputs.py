@@ -26,17 +26,17 @@ from .storage import keep
 
 LOSS_COLORS = {"content": "#2563eb", "style": "#ea580c", "TV": "#16a34a"}  # the loss plot's lines
 PANEL_ASPECT = 0.9  # width / height of the result panel on a wide page (about 290 x 320 px)
+OUTPUTS = ("preview", "plot", "status", "result", "download")  # what every run's handler yields, in order
 
 
 def panel_columns(count: int, aspect: float, panel_aspect: float = PANEL_ASPECT) -> int:
     """Columns for a grid of ``count`` images of width/height ``aspect`` that shows each image largest in
     the result panel: the ``c`` that maximises the cell's scale ``min(panel_aspect / (c * aspect), 1 / r)``,
-    ``r = ceil(count / c)`` rows (the fewest columns on a tie). One row of five 4:3 images would be a
-    strip; two columns show each half as large again."""
+    ``r = ceil(count / c)`` rows (the fewest columns on a tie). Five 4:3 images in one row would be a
+    strip; in two columns each shows about 2.5 times as large."""
     if count < 1 or aspect <= 0:
         raise ValueError(f"a grid needs at least one image of positive aspect, got {count} of {aspect}")
     return max(range(1, count + 1), key=lambda c: (min(panel_aspect / (c * aspect), 1 / -(-count // c)), -c))
-OUTPUTS = ("preview", "plot", "status", "result", "download")  # what every run's handler yields, in order
 
 
 class OutputPanel:

@@ -24,7 +24,8 @@ from ..texture import TEXTURE_LOOK, texture_config
 from .common import Parser, UsageError, add_machine_options, open_image, open_model, say
 from .outputs import check_output, check_writable, deliver, reason
 from .options import (
-    CLI_DEFAULTS, add_setting_option, add_setting_options, check_counts, config_from_args, in_flag_terms, typed_settings,
+    CLI_DEFAULTS, add_setting_option, add_setting_options, check_counts, config_from_args, in_flag_terms,
+    typed_settings,
 )
 from .preset_options import preset_for_transfer
 from .progress import Progress
