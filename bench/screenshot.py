@@ -16,9 +16,6 @@ examples, the outputs and the plot (the presets and settings follow below it).
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
@@ -64,22 +61,10 @@ def main() -> None:
     if not CHROMIUM.is_file():
         raise SystemExit("headless Chromium is needed: apt-get install chromium")
 
-    from tests.app_server import free_port, stop, wait_until_serving  # the app's start, as the tests do it
+    from tests.app_server import launched_app  # the app's start, as the tests do it
 
-    port = free_port()
-    with tempfile.TemporaryDirectory() as tmp:
-        env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
-               "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "NST_OUTPUT_DIR": str(Path(tmp) / "out")}
-        log = Path(tmp) / "server.log"
-        with open(log, "w") as sink:
-            process = subprocess.Popen([sys.executable, str(ROOT / "app.py")], cwd=ROOT, env=env,
-                                       stdout=sink, stderr=subprocess.STDOUT)
-        try:
-            url = f"http://127.0.0.1:{port}/"
-            wait_until_serving(url, process, log)
-            status = capture(url, args.out, args.steps)
-        finally:
-            stop(process)
+    with tempfile.TemporaryDirectory() as tmp, launched_app(Path(tmp)) as (url, _):
+        status = capture(url, args.out, args.steps)
     print(f"{args.out}: {status}")
 
 

@@ -3,7 +3,8 @@
 The server is started exactly as a user would start it; only its environment is set: the weights
 file (``NST_WEIGHTS``), the output folder, host and port (``GRADIO_SERVER_NAME`` / ``_PORT``), no
 analytics, the Hub offline, and one CPU thread (the tiny network gains nothing from more). The load
-test (``bench/load.py``, ``tests/test_load.py``) starts it this way too.
+test (``bench/load.py``, ``tests/test_load.py``) starts it this way too; ``launched_app`` starts it with
+whatever weights the host resolves (``bench/screenshot.py``).
 """
 
 from __future__ import annotations
@@ -75,16 +76,23 @@ def serving_app(folder: Path, **environment: str) -> Iterator[tuple[str, subproc
     from tests.conftest import make_tiny_convs
 
     weights = save_features(VGGWeights(make_tiny_convs(), TORCHVISION, "tiny random"), folder / "tiny.safetensors")
+    with launched_app(folder, NST_WEIGHTS=str(weights), OMP_NUM_THREADS="1", **environment) as served:
+        yield served
+
+
+@contextlib.contextmanager
+def launched_app(folder: Path, **environment: str) -> Iterator[tuple[str, subprocess.Popen]]:
+    """``python app.py`` on a free port of 127.0.0.1 with this process's environment and ``environment``
+    over it (the Hub offline, no analytics, outputs and log in ``folder``); yields the URL and the
+    server's process once it answers, and stops it after."""
     port = free_port()
     env = {
         **os.environ,
-        "NST_WEIGHTS": str(weights),
         "NST_OUTPUT_DIR": str(folder / "outputs"),
         "GRADIO_SERVER_NAME": "127.0.0.1",
         "GRADIO_SERVER_PORT": str(port),
         "GRADIO_ANALYTICS_ENABLED": "False",
         "HF_HUB_OFFLINE": "1",
-        "OMP_NUM_THREADS": "1",
         **environment,
     }
     log = folder / "server.log"
