@@ -54,7 +54,7 @@ class OutputPanel:
                                    buttons=["download", "fullscreen"], height=320)
         self.status = gr.Markdown("Press **Run**, or click an example.")
         with gr.Row():
-            self.stop = gr.Button("Stop", variant="stop")
+            self.stop = gr.Button("Stop", variant="stop", interactive=False)  # live while a run is (wire_run)
             self.download = gr.DownloadButton(download_label, value=None)
             self.continue_ = gr.Button("Continue from this") if can_continue else None
         self.plot = gr.LinePlot(x="step", y="log10 loss", color="term", label="Weighted losses (log10)",

@@ -13,6 +13,7 @@ parameters followed by the form's keys. Every run shares the device's queue slot
 one, or ``NST_BATCH_SIZE`` when runs are optimised together, ``studio.batcher``); Stop is served outside the queue, so it reaches a run while the queue is full:
 the page's button posts to ``/gradio_api/run/stop``, and so can an API client (the README shows the
 call; ``gradio_client`` joins the queue for every call, Stop included, and is refused while it is full).
+The page's Stop is greyed out but from a press of Run until that run has ended.
 """
 
 from __future__ import annotations
@@ -91,8 +92,14 @@ def wire_run(fn, button: gr.Button, inputs: list, out: OutputPanel, api_name: st
     the panel's Continue (``continues``; it needs the form's init image) sets the last result as the init
     and clicks ``button``."""
     outputs = outputs or out.outputs
-    button.click(runtime.on_gpu(fn), inputs, outputs, inputs_kwargs=settings or None, api_name=api_name,
-                 show_progress_on=[outputs[3]], **device_queue())
+    # The panel's Stop is live from the press of the button until the run has ended, however it ended.
+    # (The page takes a button's listeners one after another: this one goes first, before the run.)
+    button.click(lambda: gr.update(interactive=True), None, out.stop, api_visibility="private", queue=False,
+                 show_progress="hidden")
+    run = button.click(runtime.on_gpu(fn), inputs, outputs, inputs_kwargs=settings or None, api_name=api_name,
+                       show_progress_on=[outputs[3]], **device_queue())
+    run.then(lambda: gr.update(interactive=False), None, out.stop, api_visibility="private", queue=False,
+             show_progress="hidden")
     if examples is not None:
         examples.component.load_input_event.then(examples.show, examples.component.dataset, [out.result, out.status],
                                                  api_visibility="private", queue=False, show_progress="hidden")

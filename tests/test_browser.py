@@ -2,8 +2,8 @@
 
 A visitor's path through the Single style tab: the page loads and says which weights it uses, a
 photo and a painting are uploaded, the Style strength slider is moved (which sets the style weight),
-Run is pressed, a live preview appears while the result is still empty, then the result appears with
-a "Done" status and records both the strength and the weight; a screenshot of the page is saved. And
+Run is pressed, a live preview appears while the result is still empty (Stop, greyed out before, is
+live now), then the result appears with a "Done" status (and Stop is greyed out again) and records both the strength and the weight; a screenshot of the page is saved. And
 a first visitor's path: a click on an example fills the inputs and shows its result made ahead at
 once, running nothing; Run then makes exactly one run, and so does Continue.
 """
@@ -65,11 +65,14 @@ def test_upload_run_preview_then_result(served, page, assets, tmp_path):
     expect(page.locator("#single-style_weight input")).to_have_value(f"{beta:g}")
     before = set(outputs.glob("*.png"))
 
+    expect(page.locator("#single-stop")).to_be_disabled()  # nothing to stop yet
     page.locator("#single-run").click()
     page.locator("#single-preview img").wait_for(timeout=60_000)
     assert page.locator("#single-result img").count() == 0, "the result came before any preview"
+    expect(page.locator("#single-stop")).to_be_enabled()
     page.locator("#single-result img").wait_for(timeout=120_000)
     expect(page.locator("#single-status")).to_contain_text(f"Done: {STEPS} steps")
+    expect(page.locator("#single-stop")).to_be_disabled()
     made = set(outputs.glob("*.png")) - before
     assert len(made) == 1
     settings = nst.read_settings(made.pop())
