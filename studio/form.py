@@ -219,7 +219,8 @@ class Form:
 
     def build(self, tab: str) -> dict[str, gr.Component]:
         """The controls, in ``keys`` order, in a "Settings" accordion: first the Style strength slider
-        (``studio.strength``) when the form has a style weight, then the sliders, number boxes and choices;
+        (``studio.strength``) when the form has a style weight, then the sliders (one a line), a row of
+        number boxes and a row of choices;
         the weights alpha and beta, the layers and the init image under "Advanced". Each control's
         ``elem_id`` is ``"{tab}-{name}"``. Call inside a ``gr.Blocks``."""
         groups = {"slider": [], "number": [], "choice": [], "weights": [], "advanced": []}
@@ -231,7 +232,9 @@ class Form:
         controls: dict[str, gr.Component] = {}
         with gr.Accordion("Settings", open=True):
             knob = strength_slider(tab, self.default("style_weight")) if "style_weight" in self.names else None
-            for kind in ("slider", "number", "choice"):
+            for name in groups["slider"]:  # one a line, as wide as the strength: room for the help text
+                controls[name] = self._control(name)
+            for kind in ("number", "choice"):
                 if groups[kind]:
                     with gr.Row():
                         for name in groups[kind]:
