@@ -98,8 +98,9 @@ def wire_run(fn, button: gr.Button, inputs: list, out: OutputPanel, api_name: st
                  show_progress="hidden")
     run = button.click(runtime.on_gpu(fn), inputs, outputs, inputs_kwargs=settings or None, api_name=api_name,
                        show_progress_on=[outputs[3]], **device_queue())
-    run.then(lambda: gr.update(interactive=False), None, out.stop, api_visibility="private", queue=False,
-             show_progress="hidden")
+    for ended in (run.then, run.failure):  # the page runs .then after a success only; .failure after an error
+        ended(lambda: gr.update(interactive=False), None, out.stop, api_visibility="private", queue=False,
+              show_progress="hidden")
     if examples is not None:
         examples.component.load_input_event.then(examples.show, examples.component.dataset, [out.result, out.status],
                                                  api_visibility="private", queue=False, show_progress="hidden")

@@ -5,7 +5,8 @@ photo and a painting are uploaded, the Style strength slider is moved (which set
 Run is pressed, a live preview appears while the result is still empty (Stop, greyed out before, is
 live now), then the result appears with a "Done" status (and Stop is greyed out again) and records both the strength and the weight; a screenshot of the page is saved. And
 a first visitor's path: a click on an example fills the inputs and shows its result made ahead at
-once, running nothing; Run then makes exactly one run, and so does Continue.
+once, running nothing; Run then makes exactly one run, and so does Continue. And a run refused for a
+missing input: its message shows, and Stop is greyed out again.
 """
 
 from __future__ import annotations
@@ -117,3 +118,15 @@ def test_an_example_shows_its_result_at_once_and_run_makes_one(served, page):
     made = set(outputs.glob("*.png")) - first
     assert len(made) == 1, f"{len(made)} runs for one press of Continue"
     assert nst.read_settings(made.pop())["config"]["init"] == "image"
+
+
+def test_a_run_refused_for_bad_input_says_why_and_leaves_stop_greyed_out(served, page):
+    url, outputs = served
+    page.goto(url)
+    expect(page.locator("#runtime")).to_contain_text("tiny random", timeout=60_000)
+    page.get_by_role("tab", name="Texture").click()
+    page.locator("#texture-run").click()  # with no painting given
+    expect(page.get_by_text("upload a painting or a texture")).to_be_visible(timeout=30_000)
+    expect(page.locator("#texture-stop")).to_be_disabled()
+    page.wait_for_timeout(2000)  # the enabling listener has answered long before
+    expect(page.locator("#texture-stop")).to_be_disabled()
