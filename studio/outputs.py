@@ -54,12 +54,13 @@ class OutputPanel:
                                    buttons=["download", "fullscreen"], height=320)
         self.status = gr.Markdown("Press **Run**, or click an example.")
         with gr.Row():
-            self.stop = gr.Button("Stop", variant="stop", interactive=False)  # live while a run is (wire_run)
+            self.stop = gr.Button("Stop", variant="stop")
             self.download = gr.DownloadButton(download_label, value=None)
             self.continue_ = gr.Button("Continue from this") if can_continue else None
+        self.stop_reply = gr.Textbox(visible=False)  # what a stop request answers (the API's /stop)
         self.plot = gr.LinePlot(x="step", y="log10 loss", color="term", label="Weighted losses (log10)",
                                 x_title="step", y_title="log10 loss", color_map=LOSS_COLORS)
-        for name in ("preview", "result", "status", "stop", "download", "continue_", "plot"):
+        for name in ("preview", "result", "status", "stop", "stop_reply", "download", "continue_", "plot"):
             if getattr(self, name) is not None:
                 getattr(self, name).elem_id = f"{tab}-{name.rstrip('_')}"
 

@@ -13,7 +13,6 @@ parameters followed by the form's keys. Every run shares the device's queue slot
 one, or ``NST_BATCH_SIZE`` when runs are optimised together, ``studio.batcher``); Stop is served outside the queue, so it reaches a run while the queue is full:
 the page's button posts to ``/gradio_api/run/stop``, and so can an API client (the README shows the
 call; ``gradio_client`` joins the queue for every call, Stop included, and is refused while it is full).
-The page's Stop is greyed out but from a press of Run until that run has ended.
 """
 
 from __future__ import annotations
@@ -92,15 +91,8 @@ def wire_run(fn, button: gr.Button, inputs: list, out: OutputPanel, api_name: st
     the panel's Continue (``continues``; it needs the form's init image) sets the last result as the init
     and clicks ``button``."""
     outputs = outputs or out.outputs
-    # The panel's Stop is live from the press of the button until the run has ended, however it ended.
-    # (The page takes a button's listeners one after another: this one goes first, before the run.)
-    button.click(lambda: gr.update(interactive=True), None, out.stop, api_visibility="private", queue=False,
-                 show_progress="hidden")
-    run = button.click(runtime.on_gpu(fn), inputs, outputs, inputs_kwargs=settings or None, api_name=api_name,
-                       show_progress_on=[outputs[3]], **device_queue())
-    for ended in (run.then, run.failure):  # the page runs .then after a success only; .failure after an error
-        ended(lambda: gr.update(interactive=False), None, out.stop, api_visibility="private", queue=False,
-              show_progress="hidden")
+    button.click(runtime.on_gpu(fn), inputs, outputs, inputs_kwargs=settings or None, api_name=api_name,
+                 show_progress_on=[outputs[3]], **device_queue())
     if examples is not None:
         examples.component.load_input_event.then(examples.show, examples.component.dataset, [out.result, out.status],
                                                  api_visibility="private", queue=False, show_progress="hidden")
@@ -111,6 +103,11 @@ def wire_run(fn, button: gr.Button, inputs: list, out: OutputPanel, api_name: st
 
 
 def wire_stop(out: OutputPanel, public: bool = False) -> None:
-    """Stop runs outside the queue, so it is served while a run holds the device and when the queue is full."""
-    out.stop.click(stop, None, out.status, api_name="stop" if public else None,
+    """Stop runs outside the queue, so it is served while a run holds the device and when the queue is full.
+
+    The run's own last status says where it stopped. Stop writes to no component a run writes to: the
+    page applies an event's outputs to a component that a pending run streams to only after that run,
+    so a Stop writing the status could land after the run's last word and hide it. Its answer, for API
+    clients, goes to the panel's hidden ``stop_reply``."""
+    out.stop.click(stop, None, out.stop_reply, api_name="stop" if public else None,
                    api_visibility="public" if public else "private", queue=False, show_progress="hidden")
