@@ -197,8 +197,8 @@ class SweepJob(_SequenceJob):
 
     def grid(self) -> Image.Image:
         """The images made so far, captioned, in the columns that show each largest in the panel."""
-        first = self.sequence.results()[0]
-        return self.sequence.grid(panel_columns(len(self.sequence.results()), first.width / first.height))
+        images = self.sequence.results()
+        return self.sequence.grid(panel_columns(len(images), images[0].width / images[0].height))
 
     def part(self, image: Image.Image) -> dict[str, Any]:
         return {"preview": image, "result": self.grid()}

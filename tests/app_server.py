@@ -80,7 +80,7 @@ def serving_app(folder: Path, **environment: str) -> Iterator[tuple[str, subproc
     from tests.conftest import make_tiny_convs
 
     weights = save_features(VGGWeights(make_tiny_convs(), TORCHVISION, "tiny random"), folder / "tiny.safetensors")
-    with launched_app(folder, NST_WEIGHTS=str(weights), OMP_NUM_THREADS="1", **environment) as served:
+    with launched_app(folder, **{"NST_WEIGHTS": str(weights), "OMP_NUM_THREADS": "1", **environment}) as served:
         yield served
 
 

@@ -81,3 +81,12 @@ def test_the_gpu_benchs_sync_check_names_where_a_step_failed_and_restores_the_op
     report = gpu.sync_check(tiny_model, content, style, 48, steps=4)
     assert report["sync_free"] is False and report["error"] == "called a synchronizing CUDA operation"
     assert any("lbfgs.py" in frame for frame in report["where"]) and LBFGS.step is step
+
+
+def test_the_visitors_bench_serves_its_own_weights_and_threads_settings(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "bench.visitors", "--weights", "tiny", "--threads", "1", "--visitors",
+                           "1", "--batch-sizes", "1", "--size", "64", "--steps", "2", "--out", str(tmp_path / "v.json")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "| 1 | 1 |" in done.stdout and "yes" in done.stdout, done.stdout
+    assert json.loads((tmp_path / "v.json").read_text())["weights"] == "tiny"
